@@ -1,0 +1,79 @@
+"""``weather_daily``: real daily weather per city, filled and flagged, with derived signals; and its checks."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets.partitions import daily_partitions
+from resources import WAREHOUSE_POOL, WeatherSource
+from weather_mmm.tables import markdown_table
+from weather_mmm.weather import quality
+from weather_mmm.weather.cities import load_cities
+from weather_mmm.weather.daily import COLUMN_UNITS, COLUMNS, flag_summary
+
+_schema = dg.TableSchema(
+    columns=[
+        dg.TableColumn(c, description=f"unit: {COLUMN_UNITS[c]}" if c in COLUMN_UNITS else None)
+        for c in COLUMNS
+    ]
+)
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+    io_manager_key="warehouse_io_manager",
+    metadata={"partition_expr": "date", "dagster/column_schema": _schema},
+    kinds={"duckdb", "polars"},
+    group_name="weather",
+)
+def weather_daily(context: dg.AssetExecutionContext, weather_source: WeatherSource) -> pl.DataFrame:
+    """One row per city and day: observed, derived and filled variables (each flagged), the observed date
+    each calendar day came from, degree days, anomalies, lags, 7-day means and shock flags."""
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date() - dt.timedelta(days=1)
+    loaded = weather_source.load(start, end)
+    for warning in loaded.warnings:
+        context.log.warning(warning)
+    summary = flag_summary(loaded.frame)
+    context.add_output_metadata(
+        {
+            "dagster/row_count": loaded.frame.height,
+            "source": loaded.mode,
+            "days": (end - start).days + 1,
+            "observed_derived_filled": dg.MetadataValue.md(markdown_table(summary)),
+            "warnings": "\n".join(loaded.warnings) or "none",
+        }
+    )
+    return loaded.frame
+
+def _result(outcome: quality.CheckOutcome, severity=dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.summary,
+        metadata={k: v if not isinstance(v, list) else dg.MetadataValue.json(v) for k, v in outcome.metadata.items()},
+    )
+
+@dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
+def every_city_present_each_day(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        return _result(quality.every_city_every_day(conn, sorted(load_cities())))
+
+@dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
+def weather_within_physical_ranges(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        return _result(quality.physical_ranges(conn))
+
+@dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
+def no_duplicate_city_days(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        return _result(quality.no_duplicate_city_days(conn))
+
+@dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
+def filled_share_per_city(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        return _result(quality.filled_share(conn), dg.AssetCheckSeverity.WARN)
+

@@ -1,0 +1,5 @@
+import sys
+
+from weather_mmm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""Command line: ``weather-mmm`` (or ``python -m weather_mmm``).
+
+Exit codes: 0 success; 1 the pipeline ran but a step or a blocking check failed; 2 a user mistake
+(bad setting, bad input file), printed without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from weather_mmm import settings
+from weather_mmm.errors import WeatherMMMError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _instance():
+    """The persistent Dagster instance under ``storage/dagster`` (or ``$DAGSTER_HOME``)."""
+    os.environ.setdefault("DAGSTER_HOME", str(settings.STORAGE_DIR / "dagster"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import duckdb
+    import polars as pl
+
+    from sensors.jobs import failure_messages, run_weather
+    from weather_mmm.definitions import defs
+    from weather_mmm.tables import text_table
+    from weather_mmm.weather.daily import flag_summary
+
+    start = args.start or settings.CALENDAR_START
+    end = args.end or settings.calendar_end()
+    source = defs.resources["weather_source"]
+    print(f"weather-mmm: weather for {start}..{end}, source: {source.mode}"
+          f"{' (' + source.seeds_dir + ')' if source.seeds_dir else ''}", flush=True)
+    t0 = time.perf_counter()
+    result = run_weather(defs, _instance(), start, end)
+    elapsed = time.perf_counter() - t0
+    for line in failure_messages(result):
+        print(f"error: {line}", file=sys.stderr)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            ev = event.event_specific_data
+            status = "passed" if ev.passed else ("FAILED" if ev.severity.value == "ERROR" else "warning")
+            print(f"  check {ev.check_name}: {status} - {ev.description}")
+    if not result.success:
+        return EXIT_FAILED
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
+        frame = pl.from_arrow(conn.execute(
+            "select * from main.weather_daily where date between ? and ?", [start, end]).fetch_arrow_table())
+    print(f"\nweather_daily: {frame.height} rows in {elapsed:.1f} s (warehouse {settings.warehouse_path()})")
+    print("values per city over all variables (observed = real record, derived = physics from real values, "
+          "filled = climatology generator):")
+    print(text_table(flag_summary(frame)))
+    return EXIT_OK
+
+
+def cmd_fit_climatology(args: argparse.Namespace) -> int:
+    from weather_mmm.weather.cities import load_cities
+    from weather_mmm.weather.climatology import CLIMATOLOGY_FILE, fit_city, save_climatology
+    from weather_mmm.weather.seeds import read_seed_folder
+
+    cities = load_cities()
+    records = read_seed_folder(args.seeds, set(cities))
+    fitted = {c: fit_city(city, records.get(c)) for c, city in cities.items()}
+    save_climatology(fitted, args.out)
+    for c, clim in sorted(fitted.items()):
+        print(f"{c}: temperature {clim.temperature.source}; precipitation {clim.precipitation.source}")
+    print(f"wrote {args.out} (default {CLIMATOLOGY_FILE})")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="weather-mmm",
+        description="Marketing-mix models with weather: run the pipeline, inspect results, manage inputs.",
+        epilog="Settings come from the environment: WEATHER_MMM_WEATHER_SOURCE (auto|seeds|api|climatology), "
+               "WEATHER_MMM_WEATHER_SEEDS, WEATHER_MMM_WAREHOUSE, WEATHER_MMM_CALENDAR_END, DAGSTER_HOME.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the main job in-process and print a summary")
+    run.add_argument("--start", type=_date, help="first day (default 2023-01-01)")
+    run.add_argument("--end", type=_date, help="last day (default the calendar end)")
+    run.set_defaults(func=cmd_run)
+    fit = sub.add_parser("fit-climatology", help="refit storage/seeds/climatology.json from real seed files")
+    fit.add_argument("--seeds", type=Path, required=True, help="folder of <city>.json / <city>_*.csv files")
+    fit.add_argument("--out", type=Path, default=settings.SEEDS_DIR / "climatology.json")
+    fit.set_defaults(func=cmd_fit_climatology)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WeatherMMMError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

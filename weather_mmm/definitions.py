@@ -1,0 +1,21 @@
+"""The code location: ties assets/, resources/ and sensors/ into one ``dg.Definitions``.
+
+The only module of the ``weather_mmm`` package that imports Dagster.
+"""
+
+import dagster as dg
+
+import assets.weather
+from resources import WeatherSource, warehouse_io_manager, warehouse_resource
+from sensors.jobs import JOBS
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([assets.weather]),
+    asset_checks=dg.load_asset_checks_from_modules([assets.weather]),
+    jobs=JOBS,
+    resources={
+        "warehouse_io_manager": warehouse_io_manager(),
+        "duckdb": warehouse_resource(),
+        "weather_source": WeatherSource.from_env(),
+    },
+)

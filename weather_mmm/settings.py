@@ -1,0 +1,57 @@
+"""Project paths and settings read from the environment, with their defaults.
+
+Every setting has one environment variable; the Dagster resources read the same names, so a
+value set in the shell applies to the UI, the daemon, the command line and the tests alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STORAGE_DIR = PROJECT_ROOT / "storage"
+SEEDS_DIR = STORAGE_DIR / "seeds"
+
+#: First day of the one calendar shared by all tenants (daily partitions start here).
+CALENDAR_START = dt.date(2023, 1, 1)
+#: Last day of the default history; later days are added as weather for them arrives.
+DEFAULT_CALENDAR_END = dt.date(2024, 12, 31)
+
+
+def env_path(name: str, default: Path) -> Path:
+    """Path from environment variable ``name``, relative paths taken from the project root."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def warehouse_path() -> Path:
+    """DuckDB warehouse file: ``WEATHER_MMM_WAREHOUSE`` or ``storage/warehouse.duckdb``."""
+    return env_path("WEATHER_MMM_WAREHOUSE", STORAGE_DIR / "warehouse.duckdb")
+
+
+def cache_dir() -> Path:
+    """Open-Meteo response cache: ``WEATHER_MMM_CACHE`` or ``storage/cache/open_meteo``."""
+    return env_path("WEATHER_MMM_CACHE", STORAGE_DIR / "cache" / "open_meteo")
+
+
+def calendar_end() -> dt.date:
+    """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) or 2024-12-31.
+
+    Raises:
+        ValueError: the variable is set but is not an ISO date on or after 2023-01-01.
+    """
+    raw = os.environ.get("WEATHER_MMM_CALENDAR_END")
+    if not raw:
+        return DEFAULT_CALENDAR_END
+    try:
+        end = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"WEATHER_MMM_CALENDAR_END={raw!r} is not an ISO date (YYYY-MM-DD)") from None
+    if end < CALENDAR_START:
+        raise ValueError(f"WEATHER_MMM_CALENDAR_END={raw} is before the calendar start {CALENDAR_START}")
+    return end

@@ -1,0 +1,1 @@
+"""Weather: real sources (Open-Meteo API, seed files), climatology generator, weather-year mapping, signals."""
