@@ -1,0 +1,130 @@
+"""The tenant simulator on real weather: truth identities, determinism, and the brief's difficulty floors."""
+
+import dataclasses
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from tests.conftest import OPEN_METEO_DIR
+from weather_mmm.settings import CALENDAR_START
+from weather_mmm.simulation import quality
+from weather_mmm.simulation.catalog import BRANDS, build_catalog, build_profile
+from weather_mmm.simulation.simulate import simulate_tenant
+from weather_mmm.simulation.truth import CHANNEL_PREFIX
+from weather_mmm.weather.cities import load_cities
+from weather_mmm.weather.climatology import load_climatology
+from weather_mmm.weather.daily import build_weather_daily
+from weather_mmm.weather.normals import normal_weather
+from weather_mmm.weather.seeds import read_seed_folder
+
+END = dt.date(2024, 12, 31)
+CLIM = load_climatology()
+
+
+@pytest.fixture(scope="module")
+def weather():
+    cities = load_cities()
+    records = read_seed_folder(OPEN_METEO_DIR, set(cities))
+    return build_weather_daily(list(cities.values()), records, CLIM, CALENDAR_START, END)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return build_catalog()
+
+
+@pytest.fixture(scope="module")
+def simulations(weather, catalog):
+    return {p.tenant: simulate_tenant(p, weather, CLIM, END) for p in catalog}
+
+
+def test_catalog_spans_the_tiers_with_brand_profiles(catalog):
+    assert len(catalog) >= 20
+    assert {p.tier for p in catalog} == {"extreme", "high", "medium", "low"}
+    for p in catalog:
+        assert 3 <= len(p.categories) <= 8 and 1 <= len(p.geos) <= 5
+        assert [c.channel for c in p.channels] == ["meta", "google", "email"]
+        assert abs(sum(p.geos.values()) - 1) < 1e-3
+    non_geometric = sum(p.channels[0].adstock["kind"] != "geometric" for p in catalog)
+    assert non_geometric >= len(catalog) / 4 - 1
+
+
+def test_components_add_up_to_expected_revenue_which_realised_revenue_scatters_around(simulations):
+    sim = simulations["drizzle_rainwear"]
+    expected = sim.contributions.group_by("date", "geo").agg(pl.col("revenue").sum().alias("expected"))
+    both = sim.sales.join(expected, on=["date", "geo"])
+    assert both.height == sim.sales.height
+    ratio = both["revenue"].sum() / both["expected"].sum()
+    assert ratio == pytest.approx(1.0, abs=0.02)
+    components = set(sim.contributions["component"].unique())
+    assert components == {"baseline", "weather", *(CHANNEL_PREFIX + c for c in ("meta", "google", "email"))}
+
+
+def test_weather_component_vanishes_when_the_weather_is_normal(weather):
+    """Feed the climatological normal as the 'actual' weather: weather-driven revenue must be exactly zero."""
+    profile = build_profile(next(b for b in BRANDS if b.tenant == "hearthglow_heating"))
+    end = dt.date(2023, 3, 31)
+    frames = []
+    for city in profile.geos:
+        dates = [CALENDAR_START + dt.timedelta(days=i) for i in range(-3, (end - CALENDAR_START).days + 1)]
+        nw = normal_weather(CLIM[city], dates)
+        cols = {}
+        for s in ("hdd", "cdd", "precipitation_sum", "snowfall_sum"):
+            for k in (1, 2, 3):
+                cols[f"{s}_lag{k}"] = nw[s].shift(k)
+        frames.append(nw.with_columns(**cols, city=pl.lit(city)).slice(3))
+    sim = simulate_tenant(profile, pl.concat(frames), CLIM, end)
+    weather_part = sim.contributions.filter(pl.col("component") == "weather")["revenue"]
+    total = sim.contributions["revenue"].sum()
+    assert weather_part.abs().max() < 1e-6 * total
+
+
+def test_same_seed_same_tables_and_a_longer_calendar_only_appends(weather, catalog):
+    profile = catalog[0]
+    a = simulate_tenant(profile, weather, CLIM, dt.date(2023, 6, 30))
+    b = simulate_tenant(profile, weather, CLIM, dt.date(2023, 6, 30))
+    assert a.sales.equals(b.sales) and a.spend.equals(b.spend)
+    longer = simulate_tenant(profile, weather, CLIM, dt.date(2023, 9, 30))
+    assert longer.sales.filter(pl.col("date") <= dt.date(2023, 6, 30)).equals(a.sales)
+    assert longer.spend.filter(pl.col("date") <= dt.date(2023, 6, 30)).equals(a.spend)
+
+
+def test_each_tenant_has_its_own_stream(catalog):
+    changed = [dataclasses.replace(b, name=b.name + " Inc") if b.tenant == "pulse_fitness" else b for b in BRANDS]
+    others = {p.tenant: p for p in build_catalog(brands=tuple(b for b in changed if b.tenant != "icebox_treats"))}
+    for p in catalog:
+        if p.tenant not in ("pulse_fitness", "icebox_treats"):
+            assert others[p.tenant] == p
+
+
+def test_difficulty_floors_and_realistic_noise(simulations, catalog):
+    shares = pl.concat([s.parameters for s in simulations.values()]).filter(pl.col("parameter") == "revenue_share")
+    assert (shares["value"] < 0.05).sum() >= 3  # some channels earn under 5 % of revenue
+    for p in catalog:
+        sim = simulations[p.tenant]
+        if p.weather_trigger:
+            corr = sim.parameters.filter(pl.col("parameter") == "spend_forecast_correlation")["value"][0]
+            assert corr >= 0.3, p.tenant
+        actual = sim.sales.group_by("date").agg(pl.col("revenue").sum()).sort("date")
+        expected = sim.contributions.group_by("date").agg(pl.col("revenue").sum()).sort("date")
+        noise = (actual["revenue"] / expected["revenue"] - 1).std()
+        assert noise >= 0.10, f"{p.tenant}: day-to-day noise {noise:.3f} below 10 %"
+        cvr = sim.spend.filter(pl.col("clicks") > 1000).select(pl.col("conversions").sum() / pl.col("clicks").sum()).item()
+        assert 0.02 <= cvr <= 0.08
+
+
+def test_quality_checks_on_the_full_catalog(simulations, catalog, weather):
+    sales = pl.concat([s.sales for s in simulations.values()])
+    spend = pl.concat([s.spend for s in simulations.values()])
+    params = pl.concat([s.parameters for s in simulations.values()])
+    profiles = {p.tenant: p for p in catalog}
+    assert quality.schema(sales, spend).passed
+    assert quality.missing_and_duplicates(sales, spend).passed
+    assert quality.robust_outliers(sales).passed
+    spend_check = quality.spend_within_profile(spend, profiles)
+    assert spend_check.passed, spend_check.summary
+    assert quality.roas_distribution(params).passed
+    features = quality.behaviour_features(sales, weather, {p.tenant: p.geos for p in catalog})
+    clusters = quality.behaviour_clusters(features, {p.tenant: p.tier for p in catalog})
+    assert clusters.passed, clusters.summary
