@@ -31,8 +31,17 @@ def _convolve(weights: np.ndarray, spend: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Adstock:
+    def weights(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def apply(self, spend: np.ndarray) -> np.ndarray:
+        """Adstocked spend (same shape and unit as ``spend``, USD)."""
+        return _convolve(self.weights(), spend)
+
+
 @dataclass(frozen=True)
-class GeometricAdstock:
+class GeometricAdstock(_Adstock):
     decay: float
     max_lag: int = 12
     kind: str = "geometric"
@@ -41,13 +50,9 @@ class GeometricAdstock:
         w = self.decay ** np.arange(self.max_lag + 1)
         return w / w.sum()
 
-    def apply(self, spend: np.ndarray) -> np.ndarray:
-        """Adstocked spend (same shape and unit as ``spend``, USD)."""
-        return _convolve(self.weights(), spend)
-
 
 @dataclass(frozen=True)
-class DelayedAdstock:
+class DelayedAdstock(_Adstock):
     decay: float
     peak: float
     max_lag: int = 12
@@ -58,12 +63,9 @@ class DelayedAdstock:
         w = self.decay ** ((lags - self.peak) ** 2)
         return w / w.sum()
 
-    def apply(self, spend: np.ndarray) -> np.ndarray:
-        return _convolve(self.weights(), spend)
-
 
 @dataclass(frozen=True)
-class WeibullAdstock:
+class WeibullAdstock(_Adstock):
     shape: float
     scale: float
     max_lag: int = 12
@@ -74,9 +76,6 @@ class WeibullAdstock:
         k, lam = self.shape, self.scale
         w = (k / lam) * (x / lam) ** (k - 1) * np.exp(-((x / lam) ** k))
         return w / w.sum()
-
-    def apply(self, spend: np.ndarray) -> np.ndarray:
-        return _convolve(self.weights(), spend)
 
 
 Adstock = GeometricAdstock | DelayedAdstock | WeibullAdstock
