@@ -8,6 +8,8 @@ Postgres, Snowflake) needs no change to asset code.
 
 from __future__ import annotations
 
+from dagster._core.definitions.partitions.context import partition_loading_context
+from dagster._core.storage.db_io_manager import DbIOManager
 from dagster_duckdb import DuckDBResource
 from dagster_duckdb_polars import DuckDBPolarsIOManager
 
@@ -23,8 +25,32 @@ def _database() -> str:
     return str(path)
 
 
+class _DynamicAwareDbIOManager(DbIOManager):
+    """Dagster 1.13.27's DbIOManager resolves the key range of a multi-partition's dynamic dimension
+    (tenant) without the instance and fails ("The instance is not available to load partitions"); give it
+    the run's instance. Remove when the DB IO manager passes it itself."""
+
+    def handle_output(self, context, obj) -> None:
+        with partition_loading_context(dynamic_partitions_store=context.step_context.instance):
+            super().handle_output(context, obj)
+
+    def load_input(self, context):
+        with partition_loading_context(dynamic_partitions_store=context.step_context.instance):
+            return super().load_input(context)
+
+
+class WarehouseIOManager(DuckDBPolarsIOManager):
+    """``DuckDBPolarsIOManager`` that also handles tenant x date partitions (see ``_DynamicAwareDbIOManager``)."""
+
+    def create_io_manager(self, context) -> DbIOManager:
+        base = super().create_io_manager(context)
+        manager = _DynamicAwareDbIOManager.__new__(_DynamicAwareDbIOManager)
+        manager.__dict__.update(base.__dict__)
+        return manager
+
+
 def warehouse_io_manager() -> DuckDBPolarsIOManager:
-    return DuckDBPolarsIOManager(database=_database(), schema=SCHEMA)
+    return WarehouseIOManager(database=_database(), schema=SCHEMA)
 
 
 def warehouse_resource() -> DuckDBResource:

@@ -5,13 +5,14 @@ The only module of the ``weather_mmm`` package that imports Dagster.
 
 import dagster as dg
 
+import assets.simulation
 import assets.weather
 from resources import WeatherSource, warehouse_io_manager, warehouse_resource
 from sensors.jobs import JOBS
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([assets.weather]),
-    asset_checks=dg.load_asset_checks_from_modules([assets.weather]),
+    assets=dg.load_assets_from_modules([assets.weather, assets.simulation]),
+    asset_checks=dg.load_asset_checks_from_modules([assets.weather, assets.simulation]),
     jobs=JOBS,
     resources={
         "warehouse_io_manager": warehouse_io_manager(),

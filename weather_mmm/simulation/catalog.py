@@ -311,3 +311,35 @@ def build_profile(brand: Brand, seed: int = DEFAULT_SEED) -> TenantProfile:
 def build_catalog(seed: int = DEFAULT_SEED, brands: tuple[Brand, ...] = BRANDS) -> list[TenantProfile]:
     """All simulated tenants (23 brands across the four tiers)."""
     return [build_profile(b, seed) for b in brands]
+
+
+CATALOG_COLUMNS = ["tenant", "name", "tier", "industry", "source", "geos", "channels", "categories"]
+
+
+def catalog_table(profiles: list[TenantProfile]) -> "pl.DataFrame":
+    """The public catalog: what a marketer knows of each tenant (no true parameters).
+
+    Columns: tenant, name, tier, industry, source (simulated|imported), geos (JSON city -> revenue
+    share), channels (JSON list), categories (JSON list of name and affinity).
+    """
+    import json
+
+    import polars as pl
+
+    return pl.DataFrame([{
+        "tenant": p.tenant, "name": p.name, "tier": p.tier, "industry": p.industry, "source": p.source,
+        "geos": json.dumps(p.geos), "channels": json.dumps([c.channel for c in p.channels]),
+        "categories": json.dumps([{"name": c.name, "affinity": c.affinity} for c in p.categories]),
+    } for p in profiles], schema={c: pl.Utf8 for c in CATALOG_COLUMNS})
+
+
+def get_profile(tenant: str, seed: int = DEFAULT_SEED) -> TenantProfile:
+    """The simulated profile of ``tenant``.
+
+    Raises:
+        KeyError: ``tenant`` is not a simulated brand (names the known ones).
+    """
+    for brand in BRANDS:
+        if brand.tenant == tenant:
+            return build_profile(brand, seed)
+    raise KeyError(f"unknown simulated tenant {tenant!r}; known: {', '.join(b.tenant for b in BRANDS)}")

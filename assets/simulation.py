@@ -1,0 +1,153 @@
+"""Synthetic tenants: the catalog, their sales and spend (tenant x date) and their ground truth (tenant)."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import polars.selectors as cs
+from dagster_duckdb import DuckDBResource
+
+from assets.partitions import tenant_date_partitions, tenant_partitions
+from assets.weather import weather_daily
+from resources import WAREHOUSE_POOL, WeatherSource
+from weather_mmm.settings import CALENDAR_START
+from weather_mmm.tables import markdown_table
+from weather_mmm.simulation import quality
+from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile
+from weather_mmm.simulation.simulate import Simulation, simulate_tenant
+from weather_mmm.weather.climatology import load_climatology
+
+TENANT = {"partition_expr": "tenant"}
+TENANT_DATE = {"partition_expr": {"date": "date", "tenant": "tenant"}}
+
+
+@dg.asset(pool=WAREHOUSE_POOL, io_manager_key="warehouse_io_manager", kinds={"duckdb", "polars"}, group_name="tenants")
+def tenant_catalog(context: dg.AssetExecutionContext) -> pl.DataFrame:
+    """One row per tenant: name, sensitivity tier, industry, geos, channels, categories. Registers each
+    tenant as a partition of the tenant dimension."""
+    table = catalog_table(build_catalog())
+    new = sorted(set(table["tenant"]) - set(context.instance.get_dynamic_partitions(tenant_partitions.name)))
+    if new:
+        context.instance.add_dynamic_partitions(tenant_partitions.name, new)
+    context.add_output_metadata({"dagster/row_count": table.height, "new_partitions": len(new)})
+    return table
+
+
+def _simulate(tenant: str, duckdb: DuckDBResource, end: dt.date) -> Simulation:
+    profile = get_profile(tenant)
+    with duckdb.get_connection() as conn:
+        weather = pl.from_arrow(conn.execute(
+            "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date between ? and ?",
+            [list(profile.geos), CALENDAR_START, end]).to_arrow_table())
+    return simulate_tenant(profile, weather, load_climatology(), end)
+
+
+def _one_tenant(keys: list[str]) -> str:
+    tenants = {k.split("|")[-1] if "|" in k else k for k in keys}
+    if len(tenants) != 1:
+        raise ValueError(f"a run must cover one tenant (it covers {sorted(tenants)}); backfill one run per tenant")
+    return tenants.pop()
+
+
+@dg.multi_asset(
+    outs={
+        "tenant_sales": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"}),
+        "tenant_spend": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"}),
+    },
+    partitions_def=tenant_date_partitions,
+    deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog],
+    pool=WAREHOUSE_POOL,
+    group_name="tenants",
+)
+def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
+    """Daily sales per tenant, date and geo, and spend per tenant, date, geo and channel (the table contract
+    in ``weather_mmm.simulation.simulate``). The tenant's whole series is simulated and sliced to the range."""
+    keys = context.partition_keys
+    tenant = _one_tenant(keys)
+    dates = sorted(dt.date.fromisoformat(k.split("|")[0]) for k in keys)
+    sim = _simulate(tenant, duckdb, weather_source.end_date())
+    in_range = pl.col("date").is_between(dates[0], dates[-1])
+    sales, spend = sim.sales.filter(in_range), sim.spend.filter(in_range)
+    context.add_output_metadata({"dagster/row_count": sales.height, "revenue_usd": round(float(sales["revenue"].sum()), 2)},
+                                output_name="tenant_sales")
+    context.add_output_metadata({"dagster/row_count": spend.height, "spend_usd": round(float(spend["spend"].sum()), 2)},
+                                output_name="tenant_spend")
+    return sales, spend
+
+
+@dg.multi_asset(
+    outs={
+        "tenant_ground_truth": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}),
+        "tenant_true_contributions": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}),
+        "tenant_forecasts": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}),
+    },
+    partitions_def=tenant_partitions,
+    deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog],
+    pool=WAREHOUSE_POOL,
+    group_name="tenants",
+)
+def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
+    """True parameters and effects (long format), the true daily decomposition of expected revenue, and the
+    forecasts weather-triggered spend used. Read only by checks and benchmarks, never by models."""
+    tenant = _one_tenant(context.partition_keys)
+    sim = _simulate(tenant, duckdb, weather_source.end_date())
+    p = sim.parameters
+    roas = {k: round(v, 3) for k, v in p.filter(pl.col("parameter") == "true_roas").select("key", "value").iter_rows()}
+    share = p.filter(pl.col("parameter") == "weather_share")["value"][0]
+    context.add_output_metadata({"true_roas": dg.MetadataValue.json(roas), "true_weather_share": round(share, 4)},
+                                output_name="tenant_ground_truth")
+    return sim.parameters, sim.contributions, sim.forecasts
+
+
+def _tables(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
+    with duckdb.get_connection() as conn:
+        return [pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table()) for n in names]
+
+
+def _result(outcome) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=outcome.passed, description=outcome.summary,
+                               metadata={k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
+                                         for k, v in outcome.metadata.items()})
+
+
+@dg.asset_check(asset="tenant_sales", additional_deps=["tenant_spend"], pool=WAREHOUSE_POOL)
+def sales_and_spend_match_the_contract(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    sales, spend = _tables(duckdb, "tenant_sales", "tenant_spend")
+    schema, missing = quality.schema(sales, spend), quality.missing_and_duplicates(sales, spend)
+    return dg.AssetCheckResult(passed=schema.passed and missing.passed, description=f"{schema.summary}; {missing.summary}",
+                               metadata=missing.metadata)
+
+
+@dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)
+def robust_outliers_under_2_percent(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (sales,) = _tables(duckdb, "tenant_sales")
+    return _result(quality.robust_outliers(sales))
+
+
+@dg.asset_check(asset="tenant_spend", pool=WAREHOUSE_POOL)
+def spend_inside_profile(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (spend,) = _tables(duckdb, "tenant_spend")
+    profiles = {t: get_profile(t) for t in spend["tenant"].unique()}
+    return _result(quality.spend_within_profile(spend, profiles))
+
+
+@dg.asset_check(asset="tenant_ground_truth", pool=WAREHOUSE_POOL)
+def true_roas_mostly_within_1_5_to_4(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (params,) = _tables(duckdb, "tenant_ground_truth")
+    return _result(quality.roas_distribution(params))
+
+
+@dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)
+def behaviour_clusters_by_tier(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    sales, weather, catalog = _tables(duckdb, "tenant_sales", "weather_daily", "tenant_catalog")
+    profiles = {t: get_profile(t) for t in sales["tenant"].unique()}
+    features = quality.behaviour_features(sales, weather, {t: p.geos for t, p in profiles.items()})
+    tiers = dict(catalog.select("tenant", "tier").iter_rows())
+    clusters = quality.behaviour_clusters(features, tiers)
+    ordering = quality.weather_correlation_by_tier(features, tiers)
+    return dg.AssetCheckResult(
+        passed=clusters.passed and ordering.passed,
+        description=f"{clusters.summary}; {ordering.summary}",
+        metadata={**clusters.metadata, **ordering.metadata,
+                  "features": dg.MetadataValue.md(markdown_table(features.with_columns(cs.float().round(3))))},
+    )
