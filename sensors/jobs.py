@@ -1,32 +1,65 @@
 """Asset jobs, and the in-process runner the command line uses for the main job."""
 
-from __future__ import annotations
-
 import datetime as dt
+from collections.abc import Callable
 
 import dagster as dg
 
+from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
 from assets.weather import weather_daily
 
-weather_job = dg.define_asset_job("weather_job", selection=[weather_daily], description="Materialize weather_daily for a date range.")
+weather_job = dg.define_asset_job("weather_job", selection=[weather_daily], description="weather_daily for a date range.")
+catalog_job = dg.define_asset_job("catalog_job", selection=[tenant_catalog], description="The tenant catalog and its partitions.")
+# Per-tenant runs leave out the table-wide checks; they run once after all tenants (tenant_checks_job).
+tenant_data_job = dg.define_asset_job(
+    "tenant_data_job", selection=dg.AssetSelection.assets(tenant_sales_and_spend).without_checks(),
+    description="Sales and spend of one tenant over a date range.")
+tenant_truth_job = dg.define_asset_job(
+    "tenant_truth_job", selection=dg.AssetSelection.assets(tenant_truth).without_checks(),
+    description="Ground truth of one tenant.")
+tenant_checks_job = dg.define_asset_job(
+    "tenant_checks_job", selection=dg.AssetSelection.checks_for_assets(tenant_sales_and_spend, tenant_truth),
+    description="The tenant tables' checks, over every tenant.")
 
-JOBS = [weather_job]
+JOBS = [weather_job, catalog_job, tenant_data_job, tenant_truth_job, tenant_checks_job]
 #: Console logging for command-line runs: warnings and errors only (the UI keeps the full event log).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def _range_tags(start: str, end: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+
+
 def run_weather(defs: dg.Definitions, instance: dg.DagsterInstance, start: dt.date, end: dt.date) -> dg.ExecuteInProcessResult:
     """Materialize ``weather_daily`` from ``start`` to ``end`` in one in-process run (with its checks)."""
-    job = defs.resolve_job_def("weather_job")
-    return job.execute_in_process(
-        instance=instance,
-        run_config=QUIET,
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
-        raise_on_error=False,
-    )
+    return defs.resolve_job_def("weather_job").execute_in_process(
+        instance=instance, run_config=QUIET, tags=_range_tags(start.isoformat(), end.isoformat()), raise_on_error=False)
+
+
+def run_tenants(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    start: dt.date,
+    end: dt.date,
+    tenants: list[str] | None = None,
+    progress: Callable[[str], None] = print,
+) -> list[dg.ExecuteInProcessResult]:
+    """The catalog, then per tenant one run of sales and spend over ``start``..``end`` and one of its truth."""
+    results = [defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)]
+    if not results[-1].success:
+        return results
+    names = tenants or sorted(instance.get_dynamic_partitions("tenant"))
+    for i, tenant in enumerate(names, 1):
+        data = defs.resolve_job_def("tenant_data_job").execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False,
+            tags=_range_tags(f"{start.isoformat()}|{tenant}", f"{end.isoformat()}|{tenant}"))
+        truth = defs.resolve_job_def("tenant_truth_job").execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant)
+        results += [data, truth]
+        progress(f"  [{i}/{len(names)}] {tenant}: {'ok' if data.success and truth.success else 'FAILED'}")
+    results.append(defs.resolve_job_def("tenant_checks_job").execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False))
+    return results
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -38,4 +71,13 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
             while error.cause is not None:
                 error = error.cause
             lines.append(f"step {event.step_key} failed: {error.message.strip()}")
+    return lines
+
+
+def check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per asset check evaluated in the run."""
+    lines = []
+    for ev in result.get_asset_check_evaluations():
+        status = "passed" if ev.passed else ("FAILED" if ev.severity.value == "ERROR" else "warning")
+        lines.append(f"  check {ev.check_name}: {status} - {ev.description}")
     return lines

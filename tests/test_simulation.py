@@ -128,3 +128,5 @@ def test_quality_checks_on_the_full_catalog(simulations, catalog, weather):
     features = quality.behaviour_features(sales, weather, {p.tenant: p.geos for p in catalog})
     clusters = quality.behaviour_clusters(features, {p.tenant: p.tier for p in catalog})
     assert clusters.passed, clusters.summary
+    ordering = quality.weather_correlation_by_tier(features, {p.tenant: p.tier for p in catalog})
+    assert ordering.passed, ordering.summary

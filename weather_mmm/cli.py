@@ -39,8 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
 
-    from sensors.jobs import failure_messages, run_weather
+    from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.definitions import defs
+    from weather_mmm.reports import tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
 
@@ -49,25 +50,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = defs.resources["weather_source"]
     print(f"weather-mmm: weather for {start}..{end}, source: {source.mode}"
           f"{' (' + source.seeds_dir + ')' if source.seeds_dir else ''}", flush=True)
+    instance = _instance()
     t0 = time.perf_counter()
-    result = run_weather(defs, _instance(), start, end)
+    results = [run_weather(defs, instance, start, end)]
+    if results[0].success and not args.weather_only:
+        print("simulating tenants (one run of sales and spend, one of truth, per tenant):", flush=True)
+        tenants = [args.tenant] if args.tenant else None
+        results += run_tenants(defs, instance, start, end, tenants, progress=lambda line: print(line, flush=True))
     elapsed = time.perf_counter() - t0
-    for line in failure_messages(result):
-        print(f"error: {line}", file=sys.stderr)
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            ev = event.event_specific_data
-            status = "passed" if ev.passed else ("FAILED" if ev.severity.value == "ERROR" else "warning")
-            print(f"  check {ev.check_name}: {status} - {ev.description}")
-    if not result.success:
+    failed = False
+    for result in results:
+        for line in failure_messages(result):
+            print(f"error: {line}", file=sys.stderr)
+        failed |= not result.success
+    for result in results:
+        for line in check_lines(result):
+            print(line)
+    if failed:
         return EXIT_FAILED
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
-        frame = pl.from_arrow(conn.execute(
-            "select * from main.weather_daily where date between ? and ?", [start, end]).fetch_arrow_table())
-    print(f"\nweather_daily: {frame.height} rows in {elapsed:.1f} s (warehouse {settings.warehouse_path()})")
+        weather = pl.from_arrow(conn.execute(
+            "select * from main.weather_daily where date between ? and ?", [start, end]).to_arrow_table())
+        summary = None if args.weather_only else tenant_summary(conn)
+    print(f"\nweather_daily: {weather.height} rows (warehouse {settings.warehouse_path()})")
     print("values per city over all variables (observed = real record, derived = physics from real values, "
           "filled = climatology generator):")
-    print(text_table(flag_summary(frame)))
+    print(text_table(flag_summary(weather)))
+    if summary is not None:
+        print("\ntenants (simulated truth; models come next):")
+        print(text_table(summary))
+    print(f"\ndone in {elapsed:.0f} s")
     return EXIT_OK
 
 
@@ -97,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the main job in-process and print a summary")
     run.add_argument("--start", type=_date, help="first day (default 2023-01-01)")
     run.add_argument("--end", type=_date, help="last day (default the calendar end)")
+    run.add_argument("--tenant", help="only this tenant (after the catalog)")
+    run.add_argument("--weather-only", action="store_true", help="only materialize weather_daily")
     run.set_defaults(func=cmd_run)
     fit = sub.add_parser("fit-climatology", help="refit storage/seeds/climatology.json from real seed files")
     fit.add_argument("--seeds", type=Path, required=True, help="folder of <city>.json / <city>_*.csv files")
