@@ -1,0 +1,48 @@
+"""Importing a real tenant's files: the same tables as the simulation, and every problem named."""
+
+import pytest
+
+from weather_mmm.simulation.importer import TenantImportError, read_tenant_files
+from weather_mmm.simulation.simulate import SALES_COLUMNS, SPEND_COLUMNS
+
+HEADER = "date,geo,revenue,orders,spend_meta,spend_google,clicks_meta\n"
+GOOD = HEADER + "".join(f"2024-01-0{d},seattle,{1000 + d},{20 + d},100.5,80,{30 + d}\n" for d in range(1, 6))
+
+
+def _write(tmp_path, text, name="acme.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _read(paths):
+    return read_tenant_files(paths, "acme", ["meta", "google"], ["seattle", "chicago"])
+
+
+def test_good_file_becomes_the_simulation_tables(tmp_path):
+    sales, spend = _read([_write(tmp_path, GOOD)])
+    assert sales.columns == SALES_COLUMNS and spend.columns == SPEND_COLUMNS
+    assert sales.height == 5 and spend.height == 10
+    assert sales["revenue"].sum() == 5015
+    meta = spend.filter(spend["channel"] == "meta")
+    assert meta["cpc"][0] == pytest.approx(100.5 / 31, abs=1e-3)
+    assert spend.filter(spend["channel"] == "google")["clicks"].null_count() == 5
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (GOOD.replace("1003,23", "lots,23"), r"row 3, column 'revenue': 'lots' is not a number"),
+        (GOOD.replace("2024-01-04,seattle,1004,24,100.5", "2024-01-04,seattle,1004,24,-5"), r"row 4, column 'spend_meta': negative value -5"),
+        (GOOD.replace("2024-01-03", "2024-01-02"), r"duplicate day 2024-01-02 for geo seattle"),
+        (GOOD.replace("2024-01-03,seattle,1003,23,100.5,80,33\n", ""), r"geo seattle has 1 missing day\(s\).*first 2024-01-03"),
+        (GOOD.replace("2024-01-02,seattle", "2024-01-02,atlantis"), r"row 2, column 'geo': 'atlantis' is not one of"),
+        (GOOD.replace("spend_google", "spend_tiktok"), r"column 'spend_tiktok' is for channel 'tiktok', which tenant acme does not declare"),
+        (GOOD.replace("2024-01-05", "05/01/2024"), r"row 5, column 'date': '05/01/2024' is not an ISO date"),
+    ],
+)
+def test_each_problem_names_file_row_and_column(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(TenantImportError, match=message) as err:
+        _read([path])
+    assert "acme" in str(err.value)
