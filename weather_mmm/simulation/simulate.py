@@ -69,7 +69,6 @@ class Simulation:
             (``baseline``, ``weather``, ``channel:<name>``); components sum to expected revenue exactly.
         parameters: true parameters and effects, long format (see :mod:`.truth`).
         forecasts: the forecasts weather-triggered spend used (empty for other tenants).
-        arrays: internal arrays for counterfactuals (spend incl. tail, media, weather multipliers).
     """
 
     sales: pl.DataFrame
@@ -77,7 +76,6 @@ class Simulation:
     contributions: pl.DataFrame
     parameters: pl.DataFrame
     forecasts: pl.DataFrame
-    arrays: dict
 
 
 SALES_COLUMNS = ["date", "tenant", "geo", "revenue", "orders", "orders_new", "orders_returning", "units", "margin", "promo_depth"]

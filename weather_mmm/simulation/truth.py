@@ -137,7 +137,6 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
         contributions=pl.concat(comps).sort(["date", "geo", "component"]),
         parameters=parameters,
         forecasts=forecasts.sort(["date", "geo"]),
-        arrays={"per_geo": per_geo},
     )
 
 
