@@ -7,6 +7,7 @@ import polars as pl
 import polars.selectors as cs
 from dagster_duckdb import DuckDBResource
 
+from assets.check_results import check_result
 from assets.partitions import tenant_date_partitions, tenant_partitions
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
@@ -14,7 +15,8 @@ from weather_mmm.settings import CALENDAR_START
 from weather_mmm.tables import markdown_table
 from weather_mmm.simulation import quality
 from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile
-from weather_mmm.simulation.simulate import Simulation, simulate_tenant
+from weather_mmm.simulation.contract import Simulation
+from weather_mmm.simulation.simulate import simulate_tenant
 from weather_mmm.weather.climatology import load_climatology
 
 TENANT = {"partition_expr": "tenant"}
@@ -104,12 +106,6 @@ def _tables(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
         return [pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table()) for n in names]
 
 
-def _result(outcome) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=outcome.passed, description=outcome.summary,
-                               metadata={k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
-                                         for k, v in outcome.metadata.items()})
-
-
 @dg.asset_check(asset="tenant_sales", additional_deps=["tenant_spend"], pool=WAREHOUSE_POOL)
 def sales_and_spend_match_the_contract(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     sales, spend = _tables(duckdb, "tenant_sales", "tenant_spend")
@@ -121,20 +117,20 @@ def sales_and_spend_match_the_contract(duckdb: DuckDBResource) -> dg.AssetCheckR
 @dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)
 def robust_outliers_under_2_percent(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     (sales,) = _tables(duckdb, "tenant_sales")
-    return _result(quality.robust_outliers(sales))
+    return check_result(quality.robust_outliers(sales))
 
 
 @dg.asset_check(asset="tenant_spend", pool=WAREHOUSE_POOL)
 def spend_inside_profile(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     (spend,) = _tables(duckdb, "tenant_spend")
     profiles = {t: get_profile(t) for t in spend["tenant"].unique()}
-    return _result(quality.spend_within_profile(spend, profiles))
+    return check_result(quality.spend_within_profile(spend, profiles))
 
 
 @dg.asset_check(asset="tenant_ground_truth", pool=WAREHOUSE_POOL)
 def true_roas_mostly_within_1_5_to_4(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     (params,) = _tables(duckdb, "tenant_ground_truth")
-    return _result(quality.roas_distribution(params))
+    return check_result(quality.roas_distribution(params))
 
 
 @dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)

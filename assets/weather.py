@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.check_results import check_result
 from assets.partitions import daily_partitions
 from resources import WAREHOUSE_POOL, WeatherSource
 from weather_mmm.tables import markdown_table
@@ -19,6 +20,7 @@ _schema = dg.TableSchema(
         for c in COLUMNS
     ]
 )
+
 
 @dg.asset(
     partitions_def=daily_partitions,
@@ -49,31 +51,26 @@ def weather_daily(context: dg.AssetExecutionContext, weather_source: WeatherSour
     )
     return loaded.frame
 
-def _result(outcome: quality.CheckOutcome, severity=dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=outcome.passed,
-        severity=severity,
-        description=outcome.summary,
-        metadata={k: v if not isinstance(v, list) else dg.MetadataValue.json(v) for k, v in outcome.metadata.items()},
-    )
 
 @dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
 def every_city_present_each_day(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        return _result(quality.every_city_every_day(conn, sorted(load_cities())))
+        return check_result(quality.every_city_every_day(conn, sorted(load_cities())))
+
 
 @dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
 def weather_within_physical_ranges(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        return _result(quality.physical_ranges(conn))
+        return check_result(quality.physical_ranges(conn))
+
 
 @dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
 def no_duplicate_city_days(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        return _result(quality.no_duplicate_city_days(conn))
+        return check_result(quality.no_duplicate_city_days(conn))
+
 
 @dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)
 def filled_share_per_city(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        return _result(quality.filled_share(conn), dg.AssetCheckSeverity.WARN)
-
+        return check_result(quality.filled_share(conn), dg.AssetCheckSeverity.WARN)

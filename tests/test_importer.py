@@ -3,7 +3,7 @@
 import pytest
 
 from weather_mmm.simulation.importer import TenantImportError, read_tenant_files
-from weather_mmm.simulation.simulate import SALES_COLUMNS, SPEND_COLUMNS
+from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
 
 HEADER = "date,geo,revenue,orders,spend_meta,spend_google,clicks_meta\n"
 GOOD = HEADER + "".join(f"2024-01-0{d},seattle,{1000 + d},{20 + d},100.5,80,{30 + d}\n" for d in range(1, 6))

@@ -237,7 +237,7 @@ def _u(rng, lo_hi) -> float:
     return float(rng.uniform(*lo_hi))
 
 
-def _target_roas(rng, channel: str, index: int) -> float:
+def _target_roas(rng, channel: str) -> float:
     """Most true ROAS in 1.5-4.0; a few channels lose money (< 1) or earn above 5 (the brief)."""
     u = rng.random()
     if channel == "email" and u < 0.25:
@@ -267,7 +267,7 @@ def build_profile(brand: Brand, seed: int = DEFAULT_SEED) -> TenantProfile:
     mix = rng.dirichlet(np.full(len(brand.geos), 3.0))
     geos = {city: round(float(w), 4) for city, w in zip(brand.geos, mix)}
     channels = []
-    for i, ch in enumerate(CHANNELS):
+    for ch in CHANNELS:
         spec = _CHANNEL[ch]
         base = _u(rng, spec["base"])
         if brand.adstock == "geometric" or ch == "email":
@@ -278,7 +278,7 @@ def build_profile(brand: Brand, seed: int = DEFAULT_SEED) -> TenantProfile:
             adstock = {"kind": "weibull", "shape": round(_u(rng, (1.5, 2.5)), 3), "scale": round(_u(rng, (2.0, 4.0)), 3), "max_lag": 12}
         channels.append(Channel(
             channel=ch, base_daily=round(base, 2), min_daily=50.0, max_daily=500.0,
-            target_roas=_target_roas(rng, ch, i), adstock=adstock,
+            target_roas=_target_roas(rng, ch), adstock=adstock,
             half_saturation_rel=round(_u(rng, (0.6, 1.6)), 3), slope=round(_u(rng, (0.9, 2.6)), 3),
             weather_amplification=round(_u(rng, spec["amp"]), 3), cpm=round(_u(rng, spec["cpm"]), 2),
             ctr=round(_u(rng, spec["ctr"]), 4), cvr=round(_u(rng, spec["cvr"]), 4),

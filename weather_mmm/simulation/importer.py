@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from weather_mmm.errors import WeatherMMMError
-from weather_mmm.simulation.simulate import SALES_COLUMNS, SPEND_COLUMNS
+from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
 
 
 class TenantImportError(WeatherMMMError, ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from weather_mmm.simulation.simulate import SALES_COLUMNS, SPEND_COLUMNS
+from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
 from weather_mmm.weather.quality import CheckOutcome
 
 TIER_ORDER = ("extreme", "high", "medium", "low")

@@ -25,8 +25,6 @@ noisy around its expectation.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
-from dataclasses import dataclass
 
 import holidays as holidays_lib
 import numpy as np
@@ -34,13 +32,13 @@ import polars as pl
 
 from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation.catalog import TenantProfile
+from weather_mmm.simulation.contract import HORIZON_DAYS, Simulation, tenant_stream as _rng
+from weather_mmm.simulation.truth import decompose_and_score
 from weather_mmm.weather.climatology import CityClimatology
 from weather_mmm.weather.normals import normal_weather
 
 #: Days simulated past the calendar's end (the longest carryover), with no spend and normal weather.
 TAIL_DAYS = 12
-#: Random draws are made over this fixed horizon from the calendar start, so a longer calendar only appends.
-HORIZON_DAYS = 3653 + 64
 KAPPA = {"hdd": 20.0, "cdd": 12.0, "precipitation_sum": 6.0, "snowfall_sum": 4.0}  # saturation scales
 AFFINITY_SIGNAL = {"cold": "hdd", "warm": "cdd", "rain": "precipitation_sum", "snow": "snowfall_sum"}
 SIGNALS = ("hdd", "cdd", "precipitation_sum", "snowfall_sum")
@@ -58,33 +56,6 @@ SPEND_WEEKDAY = {
 }
 
 
-@dataclass
-class Simulation:
-    """Result of :func:`simulate_tenant`.
-
-    Attributes:
-        sales: one row per date and geo (calendar days), columns :data:`SALES_COLUMNS`.
-        spend: one row per date, geo and channel, columns :data:`SPEND_COLUMNS`.
-        contributions: true daily decomposition, one row per date, geo and component
-            (``baseline``, ``weather``, ``channel:<name>``); components sum to expected revenue exactly.
-        parameters: true parameters and effects, long format (see :mod:`.truth`).
-        forecasts: the forecasts weather-triggered spend used (empty for other tenants).
-    """
-
-    sales: pl.DataFrame
-    spend: pl.DataFrame
-    contributions: pl.DataFrame
-    parameters: pl.DataFrame
-    forecasts: pl.DataFrame
-
-
-SALES_COLUMNS = ["date", "tenant", "geo", "revenue", "orders", "orders_new", "orders_returning", "units", "margin", "promo_depth"]
-SPEND_COLUMNS = ["date", "tenant", "geo", "channel", "spend", "impressions", "clicks", "conversions", "cpm", "cpc"]
-
-
-def _rng(profile: TenantProfile, label: str) -> np.random.Generator:
-    key = [profile.seed, zlib.crc32(profile.tenant.encode()), zlib.crc32(label.encode())]
-    return np.random.default_rng(np.random.SeedSequence(key))
 
 
 def _saturate(x: np.ndarray, signal: str) -> np.ndarray:
@@ -258,8 +229,6 @@ def simulate_tenant(
     Raises:
         ValueError: the weather lacks a city or a day of the tenant's calendar (names them).
     """
-    from weather_mmm.simulation.truth import decompose_and_score  # noqa: PLC0415 (circular)
-
     start = CALENDAR_START
     n = (end - start).days + 1
     T = n + TAIL_DAYS
@@ -281,7 +250,7 @@ def simulate_tenant(
                              f"first {missing[0] if missing else '?'}; materialize weather_daily for {start}..{end}")
         normals_ext = normal_weather(climatology[geo], ext_dates)
         normals = normals_ext.slice(3)
-        ext_actual = _extended_signals(w, normals.with_columns(), n)
+        ext_actual = _extended_signals(w, normals, n)
         ext_normal = {s: normals_ext[s].to_numpy() for s in SIGNALS}
         eff = _weather_effects(profile, ext_actual, T)
         eff_n = _weather_effects(profile, ext_normal, T)

@@ -27,7 +27,8 @@ import polars as pl
 
 from weather_mmm.media import HillSaturation, adstock_from_dict
 from weather_mmm.simulation.catalog import TenantProfile
-from weather_mmm.simulation.simulate import SALES_COLUMNS, SPEND_COLUMNS, Simulation, _rng
+from weather_mmm.simulation.contract import HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS, Simulation
+from weather_mmm.simulation.contract import tenant_stream as _rng
 
 CHANNEL_PREFIX = "channel:"
 
@@ -149,8 +150,6 @@ def _realise_sales(profile, geo, date_s, base_rev, media_rev, W, wbar, shares, d
     """Over-dispersed orders per category, turned into units, revenue and margin through prices."""
     n = len(date_s)
     rng = _rng(profile, f"sales:{geo}")
-    from weather_mmm.simulation.simulate import HORIZON_DAYS
-
     tenant_shock = _rng(profile, "shock").normal(0, 1, HORIZON_DAYS)[:n]
     geo_shock = rng.normal(0, 1, HORIZON_DAYS)[:n]
     mult = (np.exp(profile.shock_sd * tenant_shock - profile.shock_sd**2 / 2)
@@ -189,8 +188,6 @@ def _spend_table(profile, geo, date_s, plan: dict[str, np.ndarray]) -> pl.DataFr
     frames = []
     for ch in profile.channels:
         rng = _rng(profile, f"delivery:{geo}:{ch.channel}")
-        from weather_mmm.simulation.simulate import HORIZON_DAYS
-
         n = len(date_s)
         spend = plan[ch.channel]
         cpm = ch.cpm * np.exp(rng.normal(0, 0.12, HORIZON_DAYS)[:n])

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from weather_mmm.weather.variables import FILLED, VARIABLES, flag_column
+from weather_mmm.weather.daily import flag_summary
+from weather_mmm.weather.variables import VARIABLES, flag_column
 
 TABLE = "main.weather_daily"
 #: Rounding of stored values (0.01) can put a derived mean a hair outside [min, max].
@@ -92,11 +93,9 @@ def filled_share(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
     """Share of filled values per city (over all variables and days); fails if a city has no real value at all."""
     if not _table_exists(conn):
         return _missing()
-    exprs = " + ".join(f"({flag_column(v)} = '{FILLED}')::int" for v in VARIABLES)
-    table = pl.from_arrow(conn.execute(
-        f"select city, count(*) as days, round(avg(({exprs}) / {len(VARIABLES)}), 3) as filled_share "
-        f"from {TABLE} group by city order by city"
-    ).fetch_arrow_table())
+    flags = ", ".join(flag_column(v) for v in VARIABLES)
+    table = flag_summary(pl.from_arrow(conn.execute(f"select city, date, {flags} from {TABLE}").to_arrow_table()))
+    table = table.select("city", "days", "filled_share")
     meta = {"filled_share": table.to_dicts()}
     all_filled = table.filter(pl.col("filled_share") >= 1.0)["city"].to_list()
     if all_filled:

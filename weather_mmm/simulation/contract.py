@@ -1,0 +1,44 @@
+"""The simulation's shared contract: table columns, the result type and the tenant's random streams."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from weather_mmm.simulation.catalog import TenantProfile
+
+#: Random draws are made over this fixed horizon from the calendar start, so a longer calendar only appends.
+HORIZON_DAYS = 3653 + 64
+
+
+@dataclass
+class Simulation:
+    """Result of :func:`simulate_tenant`.
+
+    Attributes:
+        sales: one row per date and geo (calendar days), columns :data:`SALES_COLUMNS`.
+        spend: one row per date, geo and channel, columns :data:`SPEND_COLUMNS`.
+        contributions: true daily decomposition, one row per date, geo and component
+            (``baseline``, ``weather``, ``channel:<name>``); components sum to expected revenue exactly.
+        parameters: true parameters and effects, long format (see :mod:`.truth`).
+        forecasts: the forecasts weather-triggered spend used (empty for other tenants).
+    """
+
+    sales: pl.DataFrame
+    spend: pl.DataFrame
+    contributions: pl.DataFrame
+    parameters: pl.DataFrame
+    forecasts: pl.DataFrame
+
+
+SALES_COLUMNS = ["date", "tenant", "geo", "revenue", "orders", "orders_new", "orders_returning", "units", "margin", "promo_depth"]
+SPEND_COLUMNS = ["date", "tenant", "geo", "channel", "spend", "impressions", "clicks", "conversions", "cpm", "cpc"]
+
+
+def tenant_stream(profile: TenantProfile, label: str) -> np.random.Generator:
+    """The tenant's own random stream named ``label`` (independent of every other tenant and label)."""
+    key = [profile.seed, zlib.crc32(profile.tenant.encode()), zlib.crc32(label.encode())]
+    return np.random.default_rng(np.random.SeedSequence(key))
