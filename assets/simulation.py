@@ -1,6 +1,7 @@
 """Synthetic tenants: the catalog, their sales and spend (tenant x date) and their ground truth (tenant)."""
 
 import datetime as dt
+import json
 
 import dagster as dg
 import polars as pl
@@ -11,12 +12,14 @@ from assets.check_results import check_result
 from assets.partitions import tenant_date_partitions, tenant_partitions
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
-from weather_mmm.settings import CALENDAR_START
+from weather_mmm.settings import CALENDAR_START, imports_dir
 from weather_mmm.tables import markdown_table
 from weather_mmm.simulation import quality
-from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile
+from weather_mmm.simulation.catalog import BRANDS, build_catalog, catalog_table, get_profile
+from weather_mmm.simulation.importer import imported_tenants, read_imported_tenant
 from weather_mmm.simulation.contract import Simulation
 from weather_mmm.simulation.simulate import simulate_tenant
+from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
 
 TENANT = {"partition_expr": "tenant"}
@@ -25,9 +28,9 @@ TENANT_DATE = {"partition_expr": {"date": "date", "tenant": "tenant"}}
 
 @dg.asset(pool=WAREHOUSE_POOL, io_manager_key="warehouse_io_manager", kinds={"duckdb", "polars"}, group_name="tenants")
 def tenant_catalog(context: dg.AssetExecutionContext) -> pl.DataFrame:
-    """One row per tenant: name, sensitivity tier, industry, geos, channels, categories. Registers each
-    tenant as a partition of the tenant dimension."""
-    table = catalog_table(build_catalog())
+    """One row per tenant, simulated and imported (``WEATHER_MMM_IMPORTS``): name, sensitivity tier, industry,
+    source, geos, channels, categories. Registers each tenant as a partition of the tenant dimension."""
+    table = catalog_table(build_catalog(), imported_tenants(imports_dir(), set(load_cities())))
     new = sorted(set(table["tenant"]) - set(context.instance.get_dynamic_partitions(tenant_partitions.name)))
     if new:
         context.instance.add_dynamic_partitions(tenant_partitions.name, new)
@@ -42,6 +45,10 @@ def _simulate(tenant: str, duckdb: DuckDBResource, end: dt.date) -> Simulation:
             "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date between ? and ?",
             [list(profile.geos), CALENDAR_START, end]).to_arrow_table())
     return simulate_tenant(profile, weather, load_climatology(), end)
+
+
+def is_simulated(tenant: str) -> bool:
+    return any(b.tenant == tenant for b in BRANDS)
 
 
 def _one_tenant(keys: list[str]) -> str:
@@ -63,13 +70,18 @@ def _one_tenant(keys: list[str]) -> str:
 )
 def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
     """Daily sales per tenant, date and geo, and spend per tenant, date, geo and channel (the table contract
-    in ``weather_mmm.simulation.simulate``). The tenant's whole series is simulated and sliced to the range."""
+    in ``weather_mmm.simulation.contract``). A simulated tenant's whole series is simulated and sliced to the
+    range; an imported tenant's files are validated and sliced the same way."""
     keys = context.partition_keys
     tenant = _one_tenant(keys)
     dates = sorted(dt.date.fromisoformat(k.split("|")[0]) for k in keys)
-    sim = _simulate(tenant, duckdb, weather_source.end_date())
+    if is_simulated(tenant):
+        sim = _simulate(tenant, duckdb, weather_source.end_date())
+        sales, spend = sim.sales, sim.spend
+    else:
+        sales, spend = read_imported_tenant(imports_dir(), tenant, set(load_cities()))
     in_range = pl.col("date").is_between(dates[0], dates[-1])
-    sales, spend = sim.sales.filter(in_range), sim.spend.filter(in_range)
+    sales, spend = sales.filter(in_range), spend.filter(in_range)
     context.add_output_metadata({"dagster/row_count": sales.height, "revenue_usd": round(float(sales["revenue"].sum()), 2)},
                                 output_name="tenant_sales")
     context.add_output_metadata({"dagster/row_count": spend.height, "spend_usd": round(float(spend["spend"].sum()), 2)},
@@ -79,9 +91,8 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
 
 @dg.multi_asset(
     outs={
-        "tenant_ground_truth": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}),
-        "tenant_true_contributions": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}),
-        "tenant_forecasts": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}),
+        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}, is_required=False)
+        for name in ("tenant_ground_truth", "tenant_true_contributions", "tenant_forecasts")
     },
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog],
@@ -90,15 +101,21 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
 )
 def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
     """True parameters and effects (long format), the true daily decomposition of expected revenue, and the
-    forecasts weather-triggered spend used. Read only by checks and benchmarks, never by models."""
+    forecasts weather-triggered spend used. Read only by checks and benchmarks, never by models. An imported
+    tenant has no truth: nothing is written and its checks compare nothing."""
     tenant = _one_tenant(context.partition_keys)
+    if not is_simulated(tenant):
+        context.log.info(f"{tenant} is an imported tenant: it has no ground truth")
+        return
     sim = _simulate(tenant, duckdb, weather_source.end_date())
     p = sim.parameters
     roas = {k: round(v, 3) for k, v in p.filter(pl.col("parameter") == "true_roas").select("key", "value").iter_rows()}
     share = p.filter(pl.col("parameter") == "weather_share")["value"][0]
     context.add_output_metadata({"true_roas": dg.MetadataValue.json(roas), "true_weather_share": round(share, 4)},
                                 output_name="tenant_ground_truth")
-    return sim.parameters, sim.contributions, sim.forecasts
+    yield dg.Output(sim.parameters, "tenant_ground_truth")
+    yield dg.Output(sim.contributions, "tenant_true_contributions")
+    yield dg.Output(sim.forecasts, "tenant_forecasts")
 
 
 def _tables(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
@@ -123,8 +140,8 @@ def robust_outliers_under_2_percent(duckdb: DuckDBResource) -> dg.AssetCheckResu
 @dg.asset_check(asset="tenant_spend", pool=WAREHOUSE_POOL)
 def spend_inside_profile(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     (spend,) = _tables(duckdb, "tenant_spend")
-    profiles = {t: get_profile(t) for t in spend["tenant"].unique()}
-    return check_result(quality.spend_within_profile(spend, profiles))
+    profiles = {t: get_profile(t) for t in spend["tenant"].unique() if is_simulated(t)}
+    return check_result(quality.spend_within_profile(spend.filter(pl.col("tenant").is_in(list(profiles))), profiles))
 
 
 @dg.asset_check(asset="tenant_ground_truth", pool=WAREHOUSE_POOL)
@@ -136,8 +153,10 @@ def true_roas_mostly_within_1_5_to_4(duckdb: DuckDBResource) -> dg.AssetCheckRes
 @dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)
 def behaviour_clusters_by_tier(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     sales, weather, catalog = _tables(duckdb, "tenant_sales", "weather_daily", "tenant_catalog")
-    profiles = {t: get_profile(t) for t in sales["tenant"].unique()}
-    features = quality.behaviour_features(sales, weather, {t: p.geos for t, p in profiles.items()})
+    catalog = catalog.filter(pl.col("source") == "simulated")
+    sales = sales.filter(pl.col("tenant").is_in(catalog["tenant"].implode()))
+    geos = {t: json.loads(g) for t, g in catalog.select("tenant", "geos").iter_rows()}
+    features = quality.behaviour_features(sales, weather, {t: geos[t] for t in sales["tenant"].unique()})
     tiers = dict(catalog.select("tenant", "tier").iter_rows())
     clusters = quality.behaviour_clusters(features, tiers)
     ordering = quality.weather_correlation_by_tier(features, tiers)

@@ -1,8 +1,12 @@
 """Importing a real tenant's files: the same tables as the simulation, and every problem named."""
 
+import json
+
+import duckdb
 import pytest
 
-from weather_mmm.simulation.importer import TenantImportError, read_tenant_files
+from weather_mmm.cli import main
+from weather_mmm.simulation.importer import TenantImportError, import_tenant, imported_tenants, read_tenant_files
 from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
 
 HEADER = "date,geo,revenue,orders,spend_meta,spend_google,clicks_meta\n"
@@ -46,3 +50,44 @@ def test_each_problem_names_file_row_and_column(tmp_path, text, message):
     with pytest.raises(TenantImportError, match=message) as err:
         _read([path])
     assert "acme" in str(err.value)
+
+
+def _spec(tmp_path, channels=("meta", "google")):
+    path = tmp_path / "tenant.json"
+    path.write_text(json.dumps({"name": "Acme", "geos": {"seattle": 3, "chicago": 1}, "channels": list(channels)}))
+    return path
+
+
+def test_import_refuses_bad_files_and_keeps_what_was_stored(tmp_path):
+    imports = tmp_path / "imports"
+    cities = {"seattle", "chicago"}
+    spec = import_tenant(imports, "acme", _spec(tmp_path), [_write(tmp_path, GOOD)], cities, set())
+    assert spec["geos"] == {"seattle": 0.75, "chicago": 0.25}
+    before = sorted(p.name for p in (imports / "acme").iterdir())
+    bad = _write(tmp_path, GOOD.replace("1003,23", "lots,23"), "bad.csv")
+    with pytest.raises(TenantImportError, match="bad.csv: row 3, column 'revenue'"):
+        import_tenant(imports, "acme", _spec(tmp_path), [bad], cities, set())
+    assert sorted(p.name for p in (imports / "acme").iterdir()) == before == ["acme.csv", "tenant.json"]
+    assert not list(imports.glob(".*"))
+    with pytest.raises(TenantImportError, match="is a simulated tenant"):
+        import_tenant(imports, "drizzle_rainwear", _spec(tmp_path), [_write(tmp_path, GOOD)], cities, {"drizzle_rainwear"})
+    rows = imported_tenants(imports, cities)
+    assert [r["tenant"] for r in rows] == ["acme"] and rows[0]["source"] == "imported"
+
+
+def test_cli_import_materializes_an_imported_tenant_without_truth(tmp_path, warehouse, open_meteo_dir, monkeypatch, capsys):
+    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
+    data = _write(tmp_path, GOOD)
+    assert main(["import", "acme", "--spec", str(_spec(tmp_path)), str(data)]) == 0, capsys.readouterr().err
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        source = conn.execute("select source from tenant_catalog where tenant = 'acme'").fetchone()[0]
+        revenue = conn.execute("select sum(revenue) from tenant_sales where tenant = 'acme'").fetchone()[0]
+        spend_rows = conn.execute("select count(*) from tenant_spend where tenant = 'acme'").fetchone()[0]
+        tables = {r[0] for r in conn.execute("select table_name from information_schema.tables").fetchall()}
+    assert source == "imported" and revenue == 5015 and spend_rows == 10
+    # Imported tenants have no ground truth: the truth run writes nothing and fails nothing.
+    assert "tenant_ground_truth" not in tables
+    bad = _write(tmp_path, GOOD.replace("spend_google", "spend_tiktok"), "bad.csv")
+    assert main(["import", "acme", "--spec", str(_spec(tmp_path)), str(bad)]) == 2
+    assert "spend_tiktok" in capsys.readouterr().err

@@ -83,6 +83,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Validate and store a real tenant's files, then materialize its catalog row, sales and spend."""
+    import polars as pl
+
+    from sensors.jobs import failure_messages, run_tenants
+    from weather_mmm.definitions import defs
+    from weather_mmm.simulation.catalog import BRANDS
+    from weather_mmm.simulation.importer import import_tenant, read_imported_tenant
+    from weather_mmm.weather.cities import load_cities
+
+    cities = set(load_cities())
+    spec = import_tenant(settings.imports_dir(), args.tenant, args.spec, args.files, cities, {b.tenant for b in BRANDS})
+    sales, _ = read_imported_tenant(settings.imports_dir(), args.tenant, cities)
+    first, last = sales["date"].min(), min(sales["date"].max(), settings.calendar_end())
+    print(f"imported {args.tenant}: {sales.height} rows, {first}..{sales['date'].max()}, geos {', '.join(spec['geos'])}, "
+          f"channels {', '.join(spec['channels'])} -> {settings.imports_dir() / args.tenant}")
+    if args.no_run:
+        return EXIT_OK
+    results = run_tenants(defs, _instance(), first, last, [args.tenant], progress=print, checks=False)
+    failed = False
+    for result in results:
+        for line in failure_messages(result):
+            print(f"error: {line}", file=sys.stderr)
+        failed |= not result.success
+    if not failed:
+        print(f"materialized tenant_sales and tenant_spend of {args.tenant} for {first}..{last} "
+              f"({pl.date_range(first, last, eager=True).len()} days)")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def cmd_fit_climatology(args: argparse.Namespace) -> int:
     from weather_mmm.weather.cities import load_cities
     from weather_mmm.weather.climatology import CLIMATOLOGY_FILE, fit_city, save_climatology
@@ -112,6 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tenant", help="only this tenant (after the catalog)")
     run.add_argument("--weather-only", action="store_true", help="only materialize weather_daily")
     run.set_defaults(func=cmd_run)
+    imp = sub.add_parser(
+        "import", help="import a real tenant's daily CSV/Parquet files and materialize its tables",
+        description="Validate a real tenant's files (date, geo, revenue, orders, spend_<channel>, optional "
+                    "impressions_<channel>, clicks_<channel>), store them under WEATHER_MMM_IMPORTS/<tenant>/ "
+                    "and materialize its catalog row, sales and spend. Nothing is stored unless every file passes.")
+    imp.add_argument("tenant", help="tenant key: lower-case letters, digits, underscores")
+    imp.add_argument("--spec", type=Path, required=True,
+                     help='tenant.json: {"name", "geos": {city: revenue share}, "channels": [...], optional "tier", "industry"}')
+    imp.add_argument("files", type=Path, nargs="+", help="daily CSV or Parquet files")
+    imp.add_argument("--no-run", action="store_true", help="only validate and store the files")
+    imp.set_defaults(func=cmd_import)
     fit = sub.add_parser("fit-climatology", help="refit storage/seeds/climatology.json from real seed files")
     fit.add_argument("--seeds", type=Path, required=True, help="folder of <city>.json / <city>_*.csv files")
     fit.add_argument("--out", type=Path, default=settings.SEEDS_DIR / "climatology.json")

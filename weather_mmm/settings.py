@@ -39,6 +39,11 @@ def cache_dir() -> Path:
     return env_path("WEATHER_MMM_CACHE", STORAGE_DIR / "cache" / "open_meteo")
 
 
+def imports_dir() -> Path:
+    """Real tenants' data, one folder per tenant: ``WEATHER_MMM_IMPORTS`` or ``storage/imports``."""
+    return env_path("WEATHER_MMM_IMPORTS", STORAGE_DIR / "imports")
+
+
 def calendar_end() -> dt.date:
     """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) or 2024-12-31.
 

@@ -316,21 +316,32 @@ def build_catalog(seed: int = DEFAULT_SEED, brands: tuple[Brand, ...] = BRANDS) 
 CATALOG_COLUMNS = ["tenant", "name", "tier", "industry", "source", "geos", "channels", "categories"]
 
 
-def catalog_table(profiles: list[TenantProfile]) -> "pl.DataFrame":
+def catalog_table(profiles: list[TenantProfile], imported: list[dict] = ()) -> "pl.DataFrame":
     """The public catalog: what a marketer knows of each tenant (no true parameters).
 
-    Columns: tenant, name, tier, industry, source (simulated|imported), geos (JSON city -> revenue
+    One row per tenant (simulated profiles, then ``imported`` rows from
+    :func:`weather_mmm.simulation.importer.imported_tenants`). Columns: tenant, name, tier
+    (extreme|high|medium|low|unknown), industry, source (simulated|imported), geos (JSON city -> revenue
     share), channels (JSON list), categories (JSON list of name and affinity).
+
+    Raises:
+        ValueError: an imported tenant has the name of a simulated one.
     """
     import json
 
     import polars as pl
 
-    return pl.DataFrame([{
+    rows = [{
         "tenant": p.tenant, "name": p.name, "tier": p.tier, "industry": p.industry, "source": p.source,
-        "geos": json.dumps(p.geos), "channels": json.dumps([c.channel for c in p.channels]),
-        "categories": json.dumps([{"name": c.name, "affinity": c.affinity} for c in p.categories]),
-    } for p in profiles], schema={c: pl.Utf8 for c in CATALOG_COLUMNS})
+        "geos": p.geos, "channels": [c.channel for c in p.channels],
+        "categories": [{"name": c.name, "affinity": c.affinity} for c in p.categories],
+    } for p in profiles]
+    clash = {r["tenant"] for r in rows} & {r["tenant"] for r in imported}
+    if clash:
+        raise ValueError(f"imported tenant(s) {', '.join(sorted(clash))} have the name of a simulated tenant")
+    rows += list(imported)
+    return pl.DataFrame([{**r, **{k: json.dumps(r[k]) for k in ("geos", "channels", "categories")}} for r in rows],
+                        schema={c: pl.Utf8 for c in CATALOG_COLUMNS})
 
 
 def get_profile(tenant: str, seed: int = DEFAULT_SEED) -> TenantProfile:

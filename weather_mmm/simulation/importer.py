@@ -9,11 +9,23 @@ Input: one or more CSV or Parquet files, one row per date and geo, with columns
 Every problem raises :class:`TenantImportError` naming the file, the row (1-based data row; for CSV the
 line is row + 1) and the column: text in a numeric column, negative values, duplicate or missing days,
 unknown geos, and spend for channels the profile does not declare. Nothing is written unless all files pass.
+
+An imported tenant lives in its own folder under the imports directory (``WEATHER_MMM_IMPORTS``, default
+``storage/imports``): ``<tenant>/tenant.json`` declares it and the data files sit beside it::
+
+    {"name": "Acme Outdoor", "tier": "unknown", "industry": "outdoor retail",
+     "geos": {"seattle": 0.7, "chicago": 0.3}, "channels": ["meta", "google", "email"]}
+
+``geos`` maps each reference city to its share of revenue (shares are normalised to sum to 1); ``tier`` is
+optional (``unknown`` when the sensitivity is not known). An imported tenant has no ground truth.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import json
+import shutil
 
 import polars as pl
 
@@ -121,3 +133,100 @@ def read_tenant_files(files: list[Path], tenant: str, channels: list[str], geos:
     return sales, spend
 
 
+
+
+SPEC_FILE = "tenant.json"
+DATA_SUFFIXES = (".csv", ".parquet")
+
+
+def read_tenant_spec(path: Path, known_cities: set[str]) -> dict:
+    """A ``tenant.json`` as a public catalog row (tenant, name, tier, industry, source, geos, channels).
+
+    Raises:
+        TenantImportError: unreadable JSON, a missing key, an unknown city or non-positive geo shares.
+    """
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TenantImportError(f"{path}: cannot read the tenant declaration ({exc})") from None
+    missing = [k for k in ("name", "geos", "channels") if k not in spec]
+    if missing:
+        raise TenantImportError(f"{path}: missing key(s) {', '.join(missing)}")
+    geos = spec["geos"] if isinstance(spec["geos"], dict) else {g: 1.0 for g in spec["geos"]}
+    unknown = sorted(set(geos) - known_cities)
+    if unknown:
+        raise TenantImportError(f"{path}: geos {', '.join(unknown)} are not reference cities ({', '.join(sorted(known_cities))})")
+    if not geos or any(float(v) <= 0 for v in geos.values()):
+        raise TenantImportError(f"{path}: 'geos' needs at least one city with a positive revenue share")
+    total = sum(float(v) for v in geos.values())
+    channels = list(spec["channels"])
+    if not channels or len(set(channels)) != len(channels):
+        raise TenantImportError(f"{path}: 'channels' must be a non-empty list without repeats")
+    return {
+        "tenant": path.parent.name, "name": str(spec["name"]), "tier": str(spec.get("tier", "unknown")),
+        "industry": str(spec.get("industry", "")), "source": "imported",
+        "geos": {g: round(float(v) / total, 6) for g, v in geos.items()}, "channels": channels,
+        "categories": spec.get("categories", []),
+    }
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The tenant folder's data files (CSV and Parquet), sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in DATA_SUFFIXES)
+
+
+def imported_tenants(imports_dir: Path, known_cities: set[str]) -> list[dict]:
+    """Catalog rows of every tenant folder (one with a ``tenant.json``) under ``imports_dir``."""
+    if not Path(imports_dir).is_dir():
+        return []
+    return [read_tenant_spec(spec, known_cities) for spec in sorted(Path(imports_dir).glob(f"*/{SPEC_FILE}"))]
+
+
+def read_imported_tenant(imports_dir: Path, tenant: str, known_cities: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(sales, spend) of an imported tenant from its folder.
+
+    Raises:
+        TenantImportError: no such folder or no data files, or any problem :func:`read_tenant_files` finds.
+    """
+    folder = Path(imports_dir) / tenant
+    spec = read_tenant_spec(folder / SPEC_FILE, known_cities)
+    files = data_files(folder)
+    if not files:
+        raise TenantImportError(f"{folder}: no .csv or .parquet data files for tenant {tenant}")
+    return read_tenant_files(files, tenant, spec["channels"], list(spec["geos"]))
+
+
+def import_tenant(imports_dir: Path, tenant: str, spec_file: Path, files: list[Path], known_cities: set[str],
+                  reserved: set[str]) -> dict:
+    """Validate a tenant's declaration and files, then copy them into ``imports_dir/<tenant>/``.
+
+    Nothing is copied unless everything validates; a tenant already imported gets its folder replaced
+    whole (the previous files are kept until the new ones are in place).
+
+    Raises:
+        TenantImportError: the tenant name clashes with a simulated tenant or is not a plain name, or a file fails.
+    """
+    if tenant in reserved:
+        raise TenantImportError(f"tenant {tenant!r} is a simulated tenant; choose another name")
+    if not tenant.replace("_", "").isalnum() or tenant != tenant.lower():
+        raise TenantImportError(f"tenant {tenant!r}: use lower-case letters, digits and underscores")
+    staging = Path(imports_dir) / f".{tenant}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        shutil.copy(spec_file, staging / SPEC_FILE)
+        spec = read_tenant_spec(staging / SPEC_FILE, known_cities)
+        read_tenant_files(list(map(Path, files)), tenant, spec["channels"], list(spec["geos"]))
+        for f in files:
+            shutil.copy(f, staging / Path(f).name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    target = Path(imports_dir) / tenant
+    old = Path(imports_dir) / f".{tenant}.old"
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return {**spec, "tenant": tenant}
