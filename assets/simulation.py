@@ -51,7 +51,7 @@ def is_simulated(tenant: str) -> bool:
     return any(b.tenant == tenant for b in BRANDS)
 
 
-def _one_tenant(keys: list[str]) -> str:
+def one_tenant(keys: list[str]) -> str:
     tenants = {k.split("|")[-1] if "|" in k else k for k in keys}
     if len(tenants) != 1:
         raise ValueError(f"a run must cover one tenant (it covers {sorted(tenants)}); backfill one run per tenant")
@@ -73,7 +73,7 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
     in ``weather_mmm.simulation.contract``). A simulated tenant's whole series is simulated and sliced to the
     range; an imported tenant's files are validated and sliced the same way."""
     keys = context.partition_keys
-    tenant = _one_tenant(keys)
+    tenant = one_tenant(keys)
     dates = sorted(dt.date.fromisoformat(k.split("|")[0]) for k in keys)
     if is_simulated(tenant):
         sim = _simulate(tenant, duckdb, weather_source.end_date())
@@ -103,7 +103,7 @@ def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weat
     """True parameters and effects (long format), the true daily decomposition of expected revenue, and the
     forecasts weather-triggered spend used. Read only by checks and benchmarks, never by models. An imported
     tenant has no truth: nothing is written and its checks compare nothing."""
-    tenant = _one_tenant(context.partition_keys)
+    tenant = one_tenant(context.partition_keys)
     if not is_simulated(tenant):
         context.log.info(f"{tenant} is an imported tenant: it has no ground truth")
         return

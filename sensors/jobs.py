@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from assets.features import tenant_features
+from assets.models import baseline_fit
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
 from assets.weather import weather_daily
 
@@ -12,16 +14,17 @@ weather_job = dg.define_asset_job("weather_job", selection=[weather_daily], desc
 catalog_job = dg.define_asset_job("catalog_job", selection=[tenant_catalog], description="The tenant catalog and its partitions.")
 # Per-tenant runs leave out the table-wide checks; they run once after all tenants (tenant_checks_job).
 tenant_data_job = dg.define_asset_job(
-    "tenant_data_job", selection=dg.AssetSelection.assets(tenant_sales_and_spend).without_checks(),
-    description="Sales and spend of one tenant over a date range.")
-tenant_truth_job = dg.define_asset_job(
-    "tenant_truth_job", selection=dg.AssetSelection.assets(tenant_truth).without_checks(),
-    description="Ground truth of one tenant.")
+    "tenant_data_job", selection=dg.AssetSelection.assets(tenant_sales_and_spend, tenant_features).without_checks(),
+    description="Sales, spend and features of one tenant over a date range.")
+tenant_model_job = dg.define_asset_job(
+    "tenant_model_job", selection=dg.AssetSelection.assets(tenant_truth, baseline_fit).without_checks(),
+    description="Ground truth and models of one tenant.")
+TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit)
 tenant_checks_job = dg.define_asset_job(
-    "tenant_checks_job", selection=dg.AssetSelection.checks_for_assets(tenant_sales_and_spend, tenant_truth),
-    description="The tenant tables' checks, over every tenant.")
+    "tenant_checks_job", selection=dg.AssetSelection.checks_for_assets(*TENANT_ASSETS),
+    description="The tenant tables' and models' checks, over every tenant.")
 
-JOBS = [weather_job, catalog_job, tenant_data_job, tenant_truth_job, tenant_checks_job]
+JOBS = [weather_job, catalog_job, tenant_data_job, tenant_model_job, tenant_checks_job]
 #: Console logging for command-line runs: warnings and errors only (the UI keeps the full event log).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -44,9 +47,10 @@ def run_tenants(
     tenants: list[str] | None = None,
     progress: Callable[[str], None] = print,
     checks: bool = True,
+    models: bool = True,
 ) -> list[dg.ExecuteInProcessResult]:
-    """The catalog, then per tenant one run of sales and spend over ``start``..``end`` and one of its truth;
-    then (``checks``) the table-wide checks once."""
+    """The catalog, then per tenant one run of sales, spend and features over ``start``..``end`` and one of
+    its truth and models; then (``checks``) the table-wide checks once."""
     results = [defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)]
     if not results[-1].success:
         return results
@@ -55,10 +59,12 @@ def run_tenants(
         data = defs.resolve_job_def("tenant_data_job").execute_in_process(
             instance=instance, run_config=QUIET, raise_on_error=False,
             tags=_range_tags(f"{start.isoformat()}|{tenant}", f"{end.isoformat()}|{tenant}"))
-        truth = defs.resolve_job_def("tenant_truth_job").execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant)
-        results += [data, truth]
-        progress(f"  [{i}/{len(names)}] {tenant}: {'ok' if data.success and truth.success else 'FAILED'}")
+        runs = [data]
+        if models and data.success:
+            runs.append(defs.resolve_job_def("tenant_model_job").execute_in_process(
+                instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant))
+        results += runs
+        progress(f"  [{i}/{len(names)}] {tenant}: {'ok' if all(r.success for r in runs) else 'FAILED'}")
     if checks:
         results.append(defs.resolve_job_def("tenant_checks_job").execute_in_process(
             instance=instance, run_config=QUIET, raise_on_error=False))

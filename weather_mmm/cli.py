@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = [run_weather(defs, instance, start, end)]
     if results[0].success and not args.weather_only:
-        print("simulating tenants (one run of sales and spend, one of truth, per tenant):", flush=True)
+        print("tenants (per tenant: one run of sales, spend and features; one of truth and models):", flush=True)
         tenants = [args.tenant] if args.tenant else None
         results += run_tenants(defs, instance, start, end, tenants, progress=lambda line: print(line, flush=True))
     elapsed = time.perf_counter() - t0
@@ -87,7 +87,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Validate and store a real tenant's files, then materialize its catalog row, sales and spend."""
     import polars as pl
 
-    from sensors.jobs import failure_messages, run_tenants
+    from sensors.jobs import failure_messages, run_tenants, run_weather
     from weather_mmm.definitions import defs
     from weather_mmm.simulation.catalog import BRANDS
     from weather_mmm.simulation.importer import import_tenant, read_imported_tenant
@@ -101,14 +101,17 @@ def cmd_import(args: argparse.Namespace) -> int:
           f"channels {', '.join(spec['channels'])} -> {settings.imports_dir() / args.tenant}")
     if args.no_run:
         return EXIT_OK
-    results = run_tenants(defs, _instance(), first, last, [args.tenant], progress=print, checks=False)
+    instance = _instance()
+    results = [run_weather(defs, instance, first, last)]
+    if results[0].success:
+        results += run_tenants(defs, instance, first, last, [args.tenant], progress=print, checks=False, models=False)
     failed = False
     for result in results:
         for line in failure_messages(result):
             print(f"error: {line}", file=sys.stderr)
         failed |= not result.success
     if not failed:
-        print(f"materialized tenant_sales and tenant_spend of {args.tenant} for {first}..{last} "
+        print(f"materialized weather, tenant_sales, tenant_spend and tenant_features of {args.tenant} for {first}..{last} "
               f"({pl.date_range(first, last, eager=True).len()} days)")
     return EXIT_FAILED if failed else EXIT_OK
 

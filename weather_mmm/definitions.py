@@ -5,14 +5,18 @@ The only module of the ``weather_mmm`` package that imports Dagster.
 
 import dagster as dg
 
+import assets.features
+import assets.models
 import assets.simulation
 import assets.weather
 from resources import WeatherSource, warehouse_io_manager, warehouse_resource
 from sensors.jobs import JOBS
 
+MODULES = [assets.weather, assets.simulation, assets.features, assets.models]
+
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([assets.weather, assets.simulation]),
-    asset_checks=dg.load_asset_checks_from_modules([assets.weather, assets.simulation]),
+    assets=dg.load_assets_from_modules(MODULES),
+    asset_checks=dg.load_asset_checks_from_modules(MODULES),
     jobs=JOBS,
     resources={
         "warehouse_io_manager": warehouse_io_manager(),

@@ -1,0 +1,91 @@
+"""Feature tables per tenant x date, and their leakage checks."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets.check_results import check_result
+from assets.partitions import tenant_date_partitions
+from assets.simulation import TENANT_DATE, one_tenant, tenant_catalog, tenant_sales_and_spend
+from assets.weather import weather_daily
+from resources import WAREHOUSE_POOL
+from weather_mmm.features import quality
+from weather_mmm.features.build import WARMUP_DAYS, build_features, rebuild_rows
+
+
+def tenant_inputs(duckdb: DuckDBResource, tenant: str, first: dt.date | None = None, last: dt.date | None = None) -> dict:
+    """One tenant's sales, spend, weather and public catalog row (geos, channels) between two dates."""
+    first, last = first or dt.date.min, last or dt.date.max
+    with duckdb.get_connection() as conn:
+        def read(sql, params):
+            return pl.from_arrow(conn.execute(sql, params).to_arrow_table())
+
+        row = read("select * from main.tenant_catalog where tenant = ?", [tenant]).row(0, named=True)
+        geos, channels = json.loads(row["geos"]), json.loads(row["channels"])
+        window = [tenant, first, last]
+        return {
+            "tenant": tenant, "tier": row["tier"], "geos": geos, "channels": channels,
+            "sales": read("select * from main.tenant_sales where tenant = ? and date between ? and ?", window),
+            "spend": read("select * from main.tenant_spend where tenant = ? and date between ? and ?", window),
+            "weather": read("select * from main.weather_daily where city in (select unnest(?::varchar[])) "
+                            "and date between ? and ?", [list(geos), first, last]),
+        }
+
+
+@dg.multi_asset(
+    outs={
+        "tenant_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb", "polars"}),
+        "tenant_media_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"}),
+    },
+    partitions_def=tenant_date_partitions,
+    deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog,
+          *tenant_sales_and_spend.keys],
+    pool=WAREHOUSE_POOL,
+    group_name="features",
+)
+def tenant_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    """The model matrix of one tenant-day (calendar, geo-weighted weather with lags, 7-day means, degree days,
+    anomalies and shock flags, targets) and its media (spend, impressions, clicks, adstock per channel).
+    Columns and units: ``weather_mmm.features.build.FEATURE_UNITS`` and ``MEDIA_UNITS``. Built from data
+    dated on or before each day; 14 days before the range are read so every trailing window is full."""
+    keys = context.partition_keys
+    tenant = one_tenant(keys)
+    dates = sorted(dt.date.fromisoformat(k.split("|")[0]) for k in keys)
+    data = tenant_inputs(duckdb, tenant, dates[0] - dt.timedelta(days=WARMUP_DAYS), dates[-1])
+    features, media = build_features(tenant, data["sales"], data["spend"], data["weather"], data["geos"], data["channels"])
+    in_range = pl.col("date").is_between(dates[0], dates[-1])
+    features, media = features.filter(in_range), media.filter(in_range)
+    context.add_output_metadata({"dagster/row_count": features.height}, output_name="tenant_features")
+    context.add_output_metadata({"dagster/row_count": media.height}, output_name="tenant_media_features")
+    return features, media
+
+
+@dg.asset_check(asset="tenant_features", additional_deps=["tenant_media_features", "tenant_sales"], pool=WAREHOUSE_POOL,
+                description="Rebuilds the first, middle and last stored day of every tenant from data truncated at that "
+                            "day and asserts the rows are identical (no feature reads the future).")
+def features_have_no_future_data(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        tenants = [r[0] for r in conn.execute("select distinct tenant from main.tenant_features order by 1").fetchall()]
+        stored = {name: pl.from_arrow(conn.execute(f"select * from main.{name}").to_arrow_table())
+                  for name in ("tenant_features", "tenant_media_features")}
+    problems, checked = {}, 0
+    for tenant in tenants:
+        data = tenant_inputs(duckdb, tenant)
+        mine = {k: v.filter(pl.col("tenant") == tenant) for k, v in stored.items()}
+        days = quality.sample_days(mine["tenant_features"]["date"])
+        problems[tenant] = rebuild_rows(tenant, mine["tenant_features"], mine["tenant_media_features"], data["sales"],
+                                        data["spend"], data["weather"], data["geos"], data["channels"], days)
+        checked += len(days)
+    return check_result(quality.no_future_data(problems, checked))
+
+
+@dg.asset_check(asset="tenant_features", additional_deps=["tenant_media_features"], pool=WAREHOUSE_POOL,
+                description="No feature correlates with revenue above 0.99 (target leakage).")
+def no_feature_tracks_the_target(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        features, media = (pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table())
+                           for n in ("tenant_features", "tenant_media_features"))
+    return check_result(quality.no_target_proxies(features, media))

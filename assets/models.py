@@ -1,0 +1,98 @@
+"""Per-tenant models: baselines with time-series CV and holdout metrics, and the quality bars as checks."""
+
+import dagster as dg
+import polars as pl
+import polars.selectors as cs
+from dagster_duckdb import DuckDBResource
+
+from assets.check_results import check_result
+from assets.features import tenant_features
+from assets.partitions import tenant_partitions
+from assets.simulation import TENANT, one_tenant
+from resources import WAREHOUSE_POOL
+from weather_mmm.features.build import model_matrix
+from weather_mmm.models import quality
+from weather_mmm.models.baselines import design, fit_baselines
+from weather_mmm.tables import markdown_table
+
+BY_TENANT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="tenant")
+
+
+def tenant_matrix(duckdb: DuckDBResource, tenant: str) -> tuple[pl.DataFrame, list[str]]:
+    """One tenant's model matrix over every stored day, and its channels."""
+    with duckdb.get_connection() as conn:
+        features, media = (pl.from_arrow(conn.execute(f"select * from main.{n} where tenant = ? order by date", [tenant])
+                                         .to_arrow_table()) for n in ("tenant_features", "tenant_media_features"))
+    if features.is_empty():
+        raise ValueError(f"tenant {tenant}: no tenant_features rows; materialize its features first")
+    return model_matrix(features, media), sorted(media["channel"].unique())
+
+
+@dg.multi_asset(
+    outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scikitlearn"})
+          for name in ("baseline_summary", "baseline_scores", "baseline_importance", "baseline_predictions")},
+    partitions_def=tenant_partitions,
+    deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys],
+    pool=WAREHOUSE_POOL,
+    group_name="models",
+)
+def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    """Seasonal naive, OLS and ridge with and without weather, a pygam GAM and a weather-only ridge, fitted on
+    one tenant with 5-fold expanding time-series CV and a 20 % holdout (``weather_mmm.models.baselines``).
+
+    Tables: ``baseline_summary`` (model: CV mean/std, holdout R², MAPE, RMSE, MAE, NRMSE, best),
+    ``baseline_scores`` (model x fold), ``baseline_importance`` (feature group: holdout R² drop when
+    permuted), ``baseline_predictions`` (day: actual and each model's prediction, USD)."""
+    tenant = one_tenant(context.partition_keys)
+    matrix, channels = tenant_matrix(duckdb, tenant)
+    result = fit_baselines(design(matrix, channels), channels)
+    context.log.info(f"{tenant}: split {result.split.describe()}")
+    show = result.summary.select("model", "cv_r2_mean", "cv_r2_std", "holdout_r2", "holdout_mape", "best")
+    context.add_output_metadata({
+        "best_model": result.best,
+        "holdout_r2": round(float(result.summary.filter(pl.col("best"))["holdout_r2"][0]), 3),
+        "holdout_mape": round(float(result.summary.filter(pl.col("best"))["holdout_mape"][0]), 4),
+        "models": dg.MetadataValue.md(markdown_table(show.with_columns(cs.float().round(3)))),
+        "weather_importance": dg.MetadataValue.md(markdown_table(result.importance.with_columns(cs.float().round(4)))),
+        "split": dg.MetadataValue.json(result.split.describe()),
+    }, output_name="baseline_summary")
+    tag = pl.lit(tenant).alias("tenant")
+    return (result.summary.select(tag, pl.all()), result.scores.select(tag, pl.all()),
+            result.importance.select(tag, pl.all()), result.predictions.select(tag, pl.all()))
+
+
+def _read(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
+    with duckdb.get_connection() as conn:
+        return [pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table()) for n in names]
+
+
+def _tiers(catalog: pl.DataFrame) -> dict[str, str]:
+    return dict(catalog.select("tenant", "tier").iter_rows())
+
+
+@dg.asset_check(asset="baseline_summary", additional_deps=["tenant_catalog"], pool=WAREHOUSE_POOL,
+                description="Best model's holdout R² ≥ 0.65 for extreme and high tenants, ≥ 0.45 for medium.")
+def holdout_r2_meets_tier_bar(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    summary, catalog = _read(duckdb, "baseline_summary", "tenant_catalog")
+    return check_result(quality.holdout_r2_by_tier(summary, _tiers(catalog)))
+
+
+@dg.asset_check(asset="baseline_summary", pool=WAREHOUSE_POOL,
+                description="Every tenant: holdout MAPE < 15 % and at least 10 % below the seasonal naive's.")
+def mape_under_15_percent_and_beats_naive(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (summary,) = _read(duckdb, "baseline_summary")
+    return check_result(quality.mape_and_naive(summary))
+
+
+@dg.asset_check(asset="baseline_summary", pool=WAREHOUSE_POOL,
+                description="Every tenant: standard deviation of R² over the CV folds < 0.1.")
+def cv_r2_spread_under_0_1(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (summary,) = _read(duckdb, "baseline_summary")
+    return check_result(quality.cv_spread(summary))
+
+
+@dg.asset_check(asset="baseline_importance", additional_deps=["baseline_summary", "tenant_catalog"], pool=WAREHOUSE_POOL,
+                description="Weather in the top 3 feature groups for extreme and high tenants; weather-only R² ordered by tier.")
+def weather_matters_where_it_should(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    summary, importance, catalog = _read(duckdb, "baseline_summary", "baseline_importance", "tenant_catalog")
+    return check_result(quality.weather_importance(summary, importance, _tiers(catalog)))
