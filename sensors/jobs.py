@@ -6,6 +6,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from assets.features import tenant_features
+from assets.mmm import mmm_fit
 from assets.models import baseline_fit
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
 from assets.weather import weather_daily
@@ -17,9 +18,9 @@ tenant_data_job = dg.define_asset_job(
     "tenant_data_job", selection=dg.AssetSelection.assets(tenant_sales_and_spend, tenant_features).without_checks(),
     description="Sales, spend and features of one tenant over a date range.")
 tenant_model_job = dg.define_asset_job(
-    "tenant_model_job", selection=dg.AssetSelection.assets(tenant_truth, baseline_fit).without_checks(),
+    "tenant_model_job", selection=dg.AssetSelection.assets(tenant_truth, baseline_fit, mmm_fit).without_checks(),
     description="Ground truth and models of one tenant.")
-TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit)
+TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit, mmm_fit)
 tenant_checks_job = dg.define_asset_job(
     "tenant_checks_job", selection=dg.AssetSelection.checks_for_assets(*TENANT_ASSETS),
     description="The tenant tables' and models' checks, over every tenant.")

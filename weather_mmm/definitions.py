@@ -6,13 +6,14 @@ The only module of the ``weather_mmm`` package that imports Dagster.
 import dagster as dg
 
 import assets.features
+import assets.mmm
 import assets.models
 import assets.simulation
 import assets.weather
 from resources import WeatherSource, warehouse_io_manager, warehouse_resource
 from sensors.jobs import JOBS
 
-MODULES = [assets.weather, assets.simulation, assets.features, assets.models]
+MODULES = [assets.weather, assets.simulation, assets.features, assets.models, assets.mmm]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(MODULES),

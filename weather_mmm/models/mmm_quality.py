@@ -1,0 +1,81 @@
+"""Checks of the Bayesian MMM: convergence per tenant, recovery of the ground truth over all simulated tenants.
+
+Bars (issue 5): max R-hat ≤ 1.01; bulk ESS ≥ 400 for every ROAS and the weather share; divergences ≤ 0.5 %
+of draws. Against the truth (fits without experiment calibration): the true ROAS inside the 90 % interval
+for ≥ 80 % of tenant-channels; median |relative ROAS error| ≤ 20 % and ≤ half the prior's own; the weather
+share within 2 percentage points of the truth for ≥ 80 % of tenants, with the right sign for extreme and
+high tenants; holdout MAPE no worse than the best baseline's.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from weather_mmm.weather.quality import CheckOutcome
+
+RHAT_BAR, ESS_BAR, DIVERGENT_BAR = 1.01, 400.0, 0.005
+COVERAGE_BAR, ROAS_ERROR_BAR, SHARE_PP_BAR, SHARE_TENANTS_BAR = 0.80, 0.20, 0.02, 0.80
+
+
+def convergence(diagnostics: pl.DataFrame, effects: pl.DataFrame) -> CheckOutcome:
+    """Per tenant: R-hat, ESS of the ROAS draws and weather share, divergences. Names every failing tenant."""
+    ess = effects.filter(pl.col("kind").is_in(["roas", "weather_share"])).group_by("tenant").agg(min_effect_ess=pl.col("ess").min())
+    rows = diagnostics.join(ess, on="tenant", how="left").sort("tenant")
+    misses = []
+    for r in rows.iter_rows(named=True):
+        why = []
+        if r["max_rhat"] > RHAT_BAR:
+            why.append(f"R-hat {r['max_rhat']:.3f} > {RHAT_BAR}")
+        if (r["min_effect_ess"] or 0) < ESS_BAR:
+            why.append(f"ESS {r['min_effect_ess']:.0f} < {ESS_BAR:.0f}")
+        if r["divergent_share"] > DIVERGENT_BAR:
+            why.append(f"divergences {r['divergent_share']:.2%} > 0.5%")
+        if why:
+            misses.append(f"{r['tenant']}: {', '.join(why)}")
+    figures = {r["tenant"]: {"max_rhat": round(r["max_rhat"], 4), "min_effect_ess": round(r["min_effect_ess"] or 0, 0),
+                             "divergences": r["divergences"]} for r in rows.iter_rows(named=True)}
+    return CheckOutcome(not misses, f"{rows.height - len(misses)} of {rows.height} fits converged"
+                        + (f"; not: {'; '.join(misses)}" if misses else ""), {"per_tenant": figures})
+
+
+def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) -> CheckOutcome:
+    """ROAS coverage and error, and weather share, against ``tenant_ground_truth`` (simulated tenants only)."""
+    true_roas = truth.filter(pl.col("parameter") == "true_roas").select("tenant", key="key", true=pl.col("value"))
+    roas = effects.filter(pl.col("kind") == "roas").join(true_roas, on=["tenant", "key"])
+    if roas.is_empty():
+        return CheckOutcome(True, "no simulated tenant with an MMM fit: nothing to compare")
+    roas = roas.with_columns(inside=(pl.col("true") >= pl.col("lo90")) & (pl.col("true") <= pl.col("hi90")),
+                             error=((pl.col("mean") - pl.col("true")) / pl.col("true")).abs(),
+                             prior_error=((pl.col("prior") - pl.col("true")) / pl.col("true")).abs())
+    coverage = float(roas["inside"].mean())
+    error, prior_error = float(roas["error"].median()), float(roas["prior_error"].median())
+    true_share = truth.filter(pl.col("parameter") == "weather_share").select("tenant", true=pl.col("value"))
+    share = effects.filter(pl.col("kind") == "weather_share").join(true_share, on="tenant").with_columns(
+        off_pp=(pl.col("mean") - pl.col("true")).abs())
+    within = float((share["off_pp"] <= SHARE_PP_BAR).mean())
+    wrong_sign = [t for t, m, tr in share.select("tenant", "mean", "true").iter_rows()
+                  if tiers.get(t) in ("extreme", "high") and abs(tr) > 0.005 and (m > 0) != (tr > 0)]
+    parts = [
+        (coverage >= COVERAGE_BAR, f"true ROAS inside the 90% interval for {coverage:.0%} of {roas.height} tenant-channels (bar 80%)"),
+        (error <= ROAS_ERROR_BAR and error <= prior_error / 2,
+         f"median ROAS error {error:.0%} (bar 20% and at most half the prior's {prior_error:.0%})"),
+        (within >= SHARE_TENANTS_BAR, f"weather share within 2 pp for {within:.0%} of {share.height} tenants (bar 80%)"),
+        (not wrong_sign, f"weather share sign wrong for {len(wrong_sign)} extreme/high tenant(s)" + (f" ({', '.join(wrong_sign)})" if wrong_sign else "")),
+    ]
+    table = roas.select("tenant", "key", "mean", "lo90", "hi90", "true", "inside").sort("tenant", "key")
+    return CheckOutcome(all(p for p, _ in parts), "; ".join(("" if p else "MISS ") + text for p, text in parts), {
+        "roas_coverage": round(coverage, 3), "median_roas_error": round(error, 3), "prior_median_roas_error": round(prior_error, 3),
+        "weather_share_within_2pp": round(within, 3),
+        "roas": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in table.iter_rows(named=True)],
+        "weather_share": {t: {"estimate": round(m, 4), "true": round(tr, 4)} for t, m, tr in share.select("tenant", "mean", "true").iter_rows()},
+    })
+
+
+def mape_vs_baseline(diagnostics: pl.DataFrame, baseline_summary: pl.DataFrame) -> CheckOutcome:
+    """Per tenant: the MMM's holdout MAPE is no worse than the best baseline's."""
+    best = baseline_summary.filter(pl.col("best")).select("tenant", baseline=pl.col("holdout_mape"))
+    rows = diagnostics.select("tenant", mmm=pl.col("holdout_mape")).join(best, on="tenant").sort("tenant")
+    misses = [f"{t} {m:.1%} > {b:.1%}" for t, m, b in rows.iter_rows() if m > b]
+    return CheckOutcome(not misses, f"MMM holdout MAPE no worse than the best baseline for {rows.height - len(misses)} of {rows.height} tenants"
+                        + (f"; worse: {'; '.join(misses)}" if misses else ""),
+                        {"mape": {t: {"mmm": round(m, 4), "best_baseline": round(b, 4)} for t, m, b in rows.iter_rows()}})
