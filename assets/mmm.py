@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.check_results import check_result
+from assets.check_results import check_result, read_tables
 from assets.models import BY_TENANT, tenant_matrix
 from assets.features import tenant_features
 from assets.partitions import tenant_partitions
@@ -68,15 +68,10 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             decomposition.select(tag, pl.all()))
 
 
-def _read(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
-    with duckdb.get_connection() as conn:
-        return [pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table()) for n in names]
-
-
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,
                 description="max R-hat ≤ 1.01, bulk ESS ≥ 400 for ROAS and weather share, divergences ≤ 0.5 %.")
 def mmm_converged(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    diagnostics, effects = _read(duckdb, "mmm_diagnostics", "mmm_effects")
+    diagnostics, effects = read_tables(duckdb, "mmm_diagnostics", "mmm_effects")
     result = check_result(mmm_quality.convergence(diagnostics, effects))
     negative = diagnostics.filter(pl.col("negative_baseline_share") > 0.05)["tenant"].to_list()
     return dg.AssetCheckResult(passed=result.passed, description=result.description + (
@@ -87,12 +82,12 @@ def mmm_converged(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset="mmm_effects", additional_deps=["tenant_ground_truth", "tenant_catalog"], pool=WAREHOUSE_POOL,
                 description="ROAS coverage and error, and weather share, against the ground truth (simulated tenants).")
 def mmm_recovers_the_truth(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    effects, truth, catalog = _read(duckdb, "mmm_effects", "tenant_ground_truth", "tenant_catalog")
+    effects, truth, catalog = read_tables(duckdb, "mmm_effects", "tenant_ground_truth", "tenant_catalog")
     return check_result(mmm_quality.recovery(effects, truth, dict(catalog.select("tenant", "tier").iter_rows())))
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["baseline_summary"], pool=WAREHOUSE_POOL,
                 description="The MMM's holdout MAPE is no worse than the best baseline's.")
 def mmm_mape_no_worse_than_baselines(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    diagnostics, summary = _read(duckdb, "mmm_diagnostics", "baseline_summary")
+    diagnostics, summary = read_tables(duckdb, "mmm_diagnostics", "baseline_summary")
     return check_result(mmm_quality.mape_vs_baseline(diagnostics, summary))

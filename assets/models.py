@@ -5,7 +5,7 @@ import polars as pl
 import polars.selectors as cs
 from dagster_duckdb import DuckDBResource
 
-from assets.check_results import check_result
+from assets.check_results import check_result, read_tables
 from assets.features import tenant_features
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
@@ -61,11 +61,6 @@ def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             result.importance.select(tag, pl.all()), result.predictions.select(tag, pl.all()))
 
 
-def _read(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
-    with duckdb.get_connection() as conn:
-        return [pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table()) for n in names]
-
-
 def _tiers(catalog: pl.DataFrame) -> dict[str, str]:
     return dict(catalog.select("tenant", "tier").iter_rows())
 
@@ -73,26 +68,26 @@ def _tiers(catalog: pl.DataFrame) -> dict[str, str]:
 @dg.asset_check(asset="baseline_summary", additional_deps=["tenant_catalog"], pool=WAREHOUSE_POOL,
                 description="Best model's holdout R² ≥ 0.65 for extreme and high tenants, ≥ 0.45 for medium.")
 def holdout_r2_meets_tier_bar(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    summary, catalog = _read(duckdb, "baseline_summary", "tenant_catalog")
+    summary, catalog = read_tables(duckdb, "baseline_summary", "tenant_catalog")
     return check_result(quality.holdout_r2_by_tier(summary, _tiers(catalog)))
 
 
 @dg.asset_check(asset="baseline_summary", pool=WAREHOUSE_POOL,
                 description="Every tenant: holdout MAPE < 15 % and at least 10 % below the seasonal naive's.")
 def mape_under_15_percent_and_beats_naive(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    (summary,) = _read(duckdb, "baseline_summary")
+    (summary,) = read_tables(duckdb, "baseline_summary")
     return check_result(quality.mape_and_naive(summary))
 
 
 @dg.asset_check(asset="baseline_summary", pool=WAREHOUSE_POOL,
                 description="Every tenant: standard deviation of R² over the CV folds < 0.1.")
 def cv_r2_spread_under_0_1(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    (summary,) = _read(duckdb, "baseline_summary")
+    (summary,) = read_tables(duckdb, "baseline_summary")
     return check_result(quality.cv_spread(summary))
 
 
 @dg.asset_check(asset="baseline_importance", additional_deps=["baseline_summary", "tenant_catalog"], pool=WAREHOUSE_POOL,
                 description="Weather in the top 3 feature groups for extreme and high tenants; weather-only R² ordered by tier.")
 def weather_matters_where_it_should(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    summary, importance, catalog = _read(duckdb, "baseline_summary", "baseline_importance", "tenant_catalog")
+    summary, importance, catalog = read_tables(duckdb, "baseline_summary", "baseline_importance", "tenant_catalog")
     return check_result(quality.weather_importance(summary, importance, _tiers(catalog)))

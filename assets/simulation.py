@@ -8,7 +8,7 @@ import polars as pl
 import polars.selectors as cs
 from dagster_duckdb import DuckDBResource
 
-from assets.check_results import check_result
+from assets.check_results import check_result, read_tables
 from assets.partitions import tenant_date_partitions, tenant_partitions
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
@@ -118,14 +118,9 @@ def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weat
     yield dg.Output(sim.forecasts, "tenant_forecasts")
 
 
-def _tables(duckdb: DuckDBResource, *names: str) -> list[pl.DataFrame]:
-    with duckdb.get_connection() as conn:
-        return [pl.from_arrow(conn.execute(f"select * from main.{n}").to_arrow_table()) for n in names]
-
-
 @dg.asset_check(asset="tenant_sales", additional_deps=["tenant_spend"], pool=WAREHOUSE_POOL)
 def sales_and_spend_match_the_contract(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    sales, spend = _tables(duckdb, "tenant_sales", "tenant_spend")
+    sales, spend = read_tables(duckdb, "tenant_sales", "tenant_spend")
     schema, missing = quality.schema(sales, spend), quality.missing_and_duplicates(sales, spend)
     return dg.AssetCheckResult(passed=schema.passed and missing.passed, description=f"{schema.summary}; {missing.summary}",
                                metadata=missing.metadata)
@@ -133,26 +128,26 @@ def sales_and_spend_match_the_contract(duckdb: DuckDBResource) -> dg.AssetCheckR
 
 @dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)
 def robust_outliers_under_2_percent(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    (sales,) = _tables(duckdb, "tenant_sales")
+    (sales,) = read_tables(duckdb, "tenant_sales")
     return check_result(quality.robust_outliers(sales))
 
 
 @dg.asset_check(asset="tenant_spend", pool=WAREHOUSE_POOL)
 def spend_inside_profile(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    (spend,) = _tables(duckdb, "tenant_spend")
+    (spend,) = read_tables(duckdb, "tenant_spend")
     profiles = {t: get_profile(t) for t in spend["tenant"].unique() if is_simulated(t)}
     return check_result(quality.spend_within_profile(spend.filter(pl.col("tenant").is_in(list(profiles))), profiles))
 
 
 @dg.asset_check(asset="tenant_ground_truth", pool=WAREHOUSE_POOL)
 def true_roas_mostly_within_1_5_to_4(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    (params,) = _tables(duckdb, "tenant_ground_truth")
+    (params,) = read_tables(duckdb, "tenant_ground_truth")
     return check_result(quality.roas_distribution(params))
 
 
 @dg.asset_check(asset="tenant_sales", pool=WAREHOUSE_POOL)
 def behaviour_clusters_by_tier(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    sales, weather, catalog = _tables(duckdb, "tenant_sales", "weather_daily", "tenant_catalog")
+    sales, weather, catalog = read_tables(duckdb, "tenant_sales", "weather_daily", "tenant_catalog")
     catalog = catalog.filter(pl.col("source") == "simulated")
     sales = sales.filter(pl.col("tenant").is_in(catalog["tenant"].implode()))
     geos = {t: json.loads(g) for t, g in catalog.select("tenant", "geos").iter_rows()}

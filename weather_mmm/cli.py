@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           "filled = climatology generator):")
     print(text_table(flag_summary(weather)))
     if summary is not None:
-        print("\ntenants (simulated truth; models come next):")
+        print("\ntenants (simulated truth):")
         print(text_table(summary))
     print(f"\ndone in {elapsed:.0f} s")
     return EXIT_OK
