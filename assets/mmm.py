@@ -49,12 +49,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
     decomposition = mmm.decomposition(fit)
     negative = decomposition.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(inputs.dates)
-    rows = [{"kind": kind, "key": c, **v, "ess": e["ess"][f"roas_{c}"] if kind == "roas" else None,
-             "prior": e["roas_prior"] if kind == "roas" else None}
-            for kind in ("roas", "mroas") for c, v in e[kind].items()]
-    rows.append({"kind": "weather_share", "key": "all", **e["weather_share"], "ess": e["ess"]["weather_share"], "prior": None})
-    effects = pl.DataFrame(rows, schema={"kind": pl.Utf8, "key": pl.Utf8, "mean": pl.Float64, "lo90": pl.Float64,
-                                         "hi90": pl.Float64, "ess": pl.Float64, "prior": pl.Float64})
+    effects = mmm.effects_table(e)
     diagnostics = pl.DataFrame([{**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"],
                                  "coverage90": hold["coverage90"], "negative_baseline_share": negative}])
     context.add_output_metadata({

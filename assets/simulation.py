@@ -15,7 +15,7 @@ from resources import WAREHOUSE_POOL, WeatherSource
 from weather_mmm.settings import CALENDAR_START, imports_dir
 from weather_mmm.tables import markdown_table
 from weather_mmm.simulation import quality
-from weather_mmm.simulation.catalog import BRANDS, build_catalog, catalog_table, get_profile
+from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile, simulated_tenants
 from weather_mmm.simulation.importer import imported_tenants, read_imported_tenant
 from weather_mmm.simulation.contract import Simulation
 from weather_mmm.simulation.simulate import simulate_tenant
@@ -47,10 +47,6 @@ def _simulate(tenant: str, duckdb: DuckDBResource, end: dt.date) -> Simulation:
     return simulate_tenant(profile, weather, load_climatology(), end)
 
 
-def is_simulated(tenant: str) -> bool:
-    return any(b.tenant == tenant for b in BRANDS)
-
-
 def one_tenant(keys: list[str]) -> str:
     tenants = {k.split("|")[-1] if "|" in k else k for k in keys}
     if len(tenants) != 1:
@@ -75,7 +71,7 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
     keys = context.partition_keys
     tenant = one_tenant(keys)
     dates = sorted(dt.date.fromisoformat(k.split("|")[0]) for k in keys)
-    if is_simulated(tenant):
+    if tenant in simulated_tenants():
         sim = _simulate(tenant, duckdb, weather_source.end_date())
         sales, spend = sim.sales, sim.spend
     else:
@@ -104,7 +100,7 @@ def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weat
     forecasts weather-triggered spend used. Read only by checks and benchmarks, never by models. An imported
     tenant has no truth: nothing is written and its checks compare nothing."""
     tenant = one_tenant(context.partition_keys)
-    if not is_simulated(tenant):
+    if tenant not in simulated_tenants():
         context.log.info(f"{tenant} is an imported tenant: it has no ground truth")
         return
     sim = _simulate(tenant, duckdb, weather_source.end_date())
@@ -135,7 +131,7 @@ def robust_outliers_under_2_percent(duckdb: DuckDBResource) -> dg.AssetCheckResu
 @dg.asset_check(asset="tenant_spend", pool=WAREHOUSE_POOL)
 def spend_inside_profile(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     (spend,) = read_tables(duckdb, "tenant_spend")
-    profiles = {t: get_profile(t) for t in spend["tenant"].unique() if is_simulated(t)}
+    profiles = {t: get_profile(t) for t in spend["tenant"].unique() if t in simulated_tenants()}
     return check_result(quality.spend_within_profile(spend.filter(pl.col("tenant").is_in(list(profiles))), profiles))
 
 

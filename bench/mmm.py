@@ -49,11 +49,7 @@ def main() -> None:
         inputs = mmm.prepare(matrix, normal_features(profile.geos, clim, matrix["date"].to_list()), channels)
         fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=args.warmup, draws=args.draws))
         e, d, h = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
-        rows = [{"tenant": tenant, "kind": "roas", "key": c, **v, "ess": e["ess"][f"roas_{c}"], "prior": e["roas_prior"]}
-                for c, v in e["roas"].items()]
-        rows.append({"tenant": tenant, "kind": "weather_share", "key": "all", **e["weather_share"],
-                     "ess": e["ess"]["weather_share"], "prior": None})
-        effects.append(pl.DataFrame(rows))
+        effects.append(mmm.effects_table(e).with_columns(tenant=pl.lit(tenant)))
         truths.append(sim.parameters.with_columns(tenant=pl.lit(tenant)))
         diags.append({"tenant": tenant, **d, "holdout_mape": h["mape"]})
         true = dict(sim.parameters.filter(pl.col("parameter") == "true_roas").select("key", "value").iter_rows())

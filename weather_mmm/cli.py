@@ -89,12 +89,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from sensors.jobs import failure_messages, run_tenants, run_weather
     from weather_mmm.definitions import defs
-    from weather_mmm.simulation.catalog import BRANDS
+    from weather_mmm.simulation.catalog import simulated_tenants
     from weather_mmm.simulation.importer import import_tenant, read_imported_tenant
     from weather_mmm.weather.cities import load_cities
 
     cities = set(load_cities())
-    spec = import_tenant(settings.imports_dir(), args.tenant, args.spec, args.files, cities, {b.tenant for b in BRANDS})
+    spec = import_tenant(settings.imports_dir(), args.tenant, args.spec, args.files, cities, simulated_tenants())
     sales, _ = read_imported_tenant(settings.imports_dir(), args.tenant, cities)
     first, last = sales["date"].min(), min(sales["date"].max(), settings.calendar_end())
     print(f"imported {args.tenant}: {sales.height} rows, {first}..{sales['date'].max()}, geos {', '.join(spec['geos'])}, "

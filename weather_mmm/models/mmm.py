@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
@@ -182,7 +182,6 @@ class MMMFit:
     settings: MMMSettings
     fit_seconds: float
     divergences: int
-    extra: dict = field(default_factory=dict)
 
     def flat(self) -> dict:
         return {k: v.reshape((-1,) + v.shape[2:]) for k, v in self.samples.items()}
@@ -264,6 +263,17 @@ def effects(fit: MMMFit) -> dict:
     ess["weather_share"] = float(effective_sample_size(share.reshape(chains, -1)))
     return {"roas": roas, "mroas": mroas, "weather_share": _interval(share), "weather_revenue": _interval(driven),
             "ess": ess, "roas_prior": float(np.exp(ROAS_PRIOR[0]))}
+
+
+def effects_table(e: dict) -> pl.DataFrame:
+    """:func:`effects` as rows: kind (roas | mroas | weather_share), key (channel or ``all``), mean, lo90, hi90,
+    ess (ROAS and weather share only), prior (the prior's median ROAS, ROAS rows only)."""
+    rows = [{"kind": kind, "key": c, **v, "ess": e["ess"][f"roas_{c}"] if kind == "roas" else None,
+             "prior": e["roas_prior"] if kind == "roas" else None}
+            for kind in ("roas", "mroas") for c, v in e[kind].items()]
+    rows.append({"kind": "weather_share", "key": "all", **e["weather_share"], "ess": e["ess"]["weather_share"], "prior": None})
+    return pl.DataFrame(rows, schema={"kind": pl.Utf8, "key": pl.Utf8, "mean": pl.Float64, "lo90": pl.Float64,
+                                      "hi90": pl.Float64, "ess": pl.Float64, "prior": pl.Float64})
 
 
 def decomposition(fit: MMMFit) -> pl.DataFrame:

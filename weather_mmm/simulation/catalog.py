@@ -344,6 +344,11 @@ def catalog_table(profiles: list[TenantProfile], imported: list[dict] = ()) -> "
                         schema={c: pl.Utf8 for c in CATALOG_COLUMNS})
 
 
+def simulated_tenants() -> set[str]:
+    """Keys of the simulated brands (every other tenant is imported)."""
+    return {b.tenant for b in BRANDS}
+
+
 def get_profile(tenant: str, seed: int = DEFAULT_SEED) -> TenantProfile:
     """The simulated profile of ``tenant``.
 
