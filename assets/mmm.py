@@ -1,5 +1,6 @@
 """The Bayesian MMM per tenant (NumPyro NUTS): effects with 90 % intervals, daily decomposition, diagnostics."""
 
+import datetime as dt
 import json
 import os
 
@@ -14,7 +15,8 @@ from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from resources import WAREHOUSE_POOL
 from weather_mmm.features.normals import normal_features
-from weather_mmm.models import mmm, mmm_quality
+from weather_mmm.models import mmm, mmm_quality, store
+from weather_mmm.settings import models_dir
 from weather_mmm.weather.climatology import load_climatology
 
 
@@ -39,7 +41,9 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
 
     Tables: ``mmm_effects`` (kind roas | mroas | weather_share, key = channel, mean, lo90, hi90, ess, prior),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
-    share of days with a negative baseline), ``mmm_decomposition`` (date x component, USD)."""
+    share of days with a negative baseline, model version and status), ``mmm_decomposition`` (date x
+    component, USD). The fit itself goes to the model store (``weather_mmm.models.store``) with a row in
+    ``model_versions``: ``usable`` when it converged without drift, else kept for inspection only."""
     tenant = one_tenant(context.partition_keys)
     matrix, channels = tenant_matrix(duckdb, tenant)
     with duckdb.get_connection() as conn:
@@ -50,13 +54,25 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     decomposition = mmm.decomposition(fit)
     negative = decomposition.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(inputs.dates)
     effects = mmm.effects_table(e)
-    diagnostics = pl.DataFrame([{**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"],
-                                 "coverage90": hold["coverage90"], "negative_baseline_share": negative}])
+    diag = {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "coverage90": hold["coverage90"],
+            "negative_baseline_share": negative}
+    version, path = store.save_fit(models_dir(), tenant, fit)
+    with duckdb.get_connection() as conn:
+        previous = store.usable_version(conn, tenant)
+        status, reason = mmm_quality.fit_status(diag, float(effects["ess"].drop_nulls().min()), previous,
+                                                mmm_quality.feature_shift(inputs))
+        store.record_version(conn, {
+            "tenant": tenant, "version": version, "engine": "numpyro", "data_fingerprint": store.data_fingerprint(matrix),
+            "code_version": mmm.CODE_VERSION, "settings": json.dumps(fit.settings.__dict__),
+            "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
+            "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "status": status, "reason": reason})
+    diagnostics = pl.DataFrame([{**diag, "model_version": version, "status": status, "status_reason": reason}])
     context.add_output_metadata({
         "roas": dg.MetadataValue.json({c: {k: round(v, 3) for k, v in r.items()} for c, r in e["roas"].items()}),
         "weather_share": round(e["weather_share"]["mean"], 4),
         "max_rhat": round(diag["max_rhat"], 4), "fit_seconds": round(diag["fit_seconds"], 1),
         "holdout_r2": round(hold["r2"], 3), "holdout_mape": round(hold["mape"], 4),
+        "model_version": version, "status": f"{status}: {reason}",
     }, output_name="mmm_effects")
     tag = pl.lit(tenant).alias("tenant")
     return (effects.select(tag, pl.all()), diagnostics.select(tag, pl.all()),

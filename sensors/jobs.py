@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from assets.allocation import budget_allocation
 from assets.features import tenant_features
 from assets.mmm import mmm_fit
 from assets.models import baseline_fit
@@ -18,9 +19,9 @@ tenant_data_job = dg.define_asset_job(
     "tenant_data_job", selection=dg.AssetSelection.assets(tenant_sales_and_spend, tenant_features).without_checks(),
     description="Sales, spend and features of one tenant over a date range.")
 tenant_model_job = dg.define_asset_job(
-    "tenant_model_job", selection=dg.AssetSelection.assets(tenant_truth, baseline_fit, mmm_fit).without_checks(),
-    description="Ground truth and models of one tenant.")
-TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit, mmm_fit)
+    "tenant_model_job", selection=dg.AssetSelection.assets(tenant_truth, baseline_fit, mmm_fit, budget_allocation).without_checks(),
+    description="Ground truth, models and budget allocation of one tenant.")
+TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit, mmm_fit, budget_allocation)
 tenant_checks_job = dg.define_asset_job(
     "tenant_checks_job", selection=dg.AssetSelection.checks_for_assets(*TENANT_ASSETS),
     description="The tenant tables' and models' checks, over every tenant.")

@@ -36,5 +36,6 @@ def warehouse(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("WEATHER_MMM_WAREHOUSE", str(path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("WEATHER_MMM_MODELS", str(tmp_path / "models"))
     (tmp_path / "dagster").mkdir()
     return path

@@ -1,5 +1,7 @@
 """One tenant through the main job's path: sales, spend, features, baselines and their checks, in a temp warehouse."""
 
+from pathlib import Path
+
 import duckdb
 
 from weather_mmm.cli import main
@@ -34,4 +36,9 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
         roas = conn.execute("select count(*) from mmm_effects where kind = 'roas' and lo90 <= mean and mean <= hi90").fetchone()[0]
         draws = conn.execute("select draws from mmm_diagnostics").fetchone()[0]
     assert roas == 3 and draws == 200
+    # the fit is kept in the model store for inspection, but no allocation is built from it
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        status, path = conn.execute("select status, path from model_versions where tenant = ?", [TENANT]).fetchone()
+    assert status == "not_converged" and Path(path).exists()
+    assert f"tenant {TENANT}: no usable model version to allocate from" in err
     assert "check mmm_converged" in out and "check mmm_recovers_the_truth" in out

@@ -40,10 +40,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
-    from weather_mmm.definitions import defs
+    from weather_mmm.definitions import build_definitions
     from weather_mmm.reports import tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
+
+    defs = build_definitions()
 
     start = args.start or settings.CALENDAR_START
     end = args.end or settings.calendar_end()
@@ -88,7 +90,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     import polars as pl
 
     from sensors.jobs import failure_messages, run_tenants, run_weather
-    from weather_mmm.definitions import defs
+    from weather_mmm.definitions import build_definitions
+
+    defs = build_definitions()
     from weather_mmm.simulation.catalog import simulated_tenants
     from weather_mmm.simulation.importer import import_tenant, read_imported_tenant
     from weather_mmm.weather.cities import load_cities

@@ -60,3 +60,8 @@ def calendar_end() -> dt.date:
     if end < CALENDAR_START:
         raise ValueError(f"WEATHER_MMM_CALENDAR_END={raw} is before the calendar start {CALENDAR_START}")
     return end
+
+
+def models_dir() -> Path:
+    """Model store (one artifact per fit): ``WEATHER_MMM_MODELS`` or ``storage/models``."""
+    return env_path("WEATHER_MMM_MODELS", STORAGE_DIR / "models")

@@ -17,23 +17,29 @@ from weather_mmm.weather.normals import normal_weather
 COLUMNS = {"tmean": "temperature_2m_mean", "precip": "precipitation_sum", "snow": "snowfall_sum", "hdd": "hdd", "cdd": "cdd"}
 
 
+def weighted_weather(geos: dict[str, float], frames: dict[str, pl.DataFrame], dates: list[dt.date]) -> pl.DataFrame:
+    """Geo-weighted weather features on ``dates`` from one daily frame per city (columns date,
+    temperature_2m_mean °C, precipitation_sum mm, snowfall_sum cm, hdd, cdd °C·day, covering the 7 days
+    before ``dates`` too): tmean, precip, snow, hdd, cdd, their lags 1 to 3 and the 7-day means of hdd, cdd and
+    precip (same units and definitions as ``tenant_features``)."""
+    total = sum(geos.values())
+    parts = [frames[city].select("date", *[(pl.col(src).cast(pl.Float64) * share / total).alias(name)
+                                             for name, src in COLUMNS.items()]) for city, share in geos.items()]
+    weighted = pl.concat(parts).group_by("date").agg(pl.all().sum()).sort("date")
+    return (weighted.with_columns(**{f"{c}_lag{k}": pl.col(c).shift(k) for c in COLUMNS for k in (1, 2, 3)},
+                                  **{f"{c}_7d": sum(pl.col(c).shift(k) for k in range(7)) / 7 for c in ("hdd", "cdd", "precip")})
+            .filter(pl.col("date").is_in(dates)))
+
+
 def normal_features(geos: dict[str, float], climatology: dict[str, CityClimatology], dates: list[dt.date]) -> pl.DataFrame:
-    """One row per date: tmean, precip, snow, hdd, cdd, their lag 1 and the 7-day means of hdd, cdd and precip,
-    under normal weather (same units as ``tenant_features``).
+    """:func:`weighted_weather` under day-of-year normal weather, one row per date.
 
     Raises:
         KeyError: a geo of the tenant has no fitted climatology (names the city).
     """
     first = min(dates) - dt.timedelta(days=7)
     span = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
-    total = sum(geos.values())
-    parts = []
-    for city, share in geos.items():
-        if city not in climatology:
-            raise KeyError(f"no climatology for city {city!r}; refit with `weather-mmm fit-climatology`")
-        frame = normal_weather(climatology[city], span)
-        parts.append(frame.select("date", *[(pl.col(src) * share / total).alias(name) for name, src in COLUMNS.items()]))
-    weighted = pl.concat(parts).group_by("date").agg(pl.all().sum()).sort("date")
-    return (weighted.with_columns(**{f"{c}_lag1": pl.col(c).shift(1) for c in COLUMNS},
-                                  **{f"{c}_7d": sum(pl.col(c).shift(k) for k in range(7)) / 7 for c in ("hdd", "cdd", "precip")})
-            .filter(pl.col("date").is_in(dates)))
+    missing = [city for city in geos if city not in climatology]
+    if missing:
+        raise KeyError(f"no climatology for city {missing[0]!r}; refit with `weather-mmm fit-climatology`")
+    return weighted_weather(geos, {city: normal_weather(climatology[city], span) for city in geos}, dates)

@@ -47,6 +47,8 @@ from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 
+#: Bumped whenever the model changes what it estimates; stored with every fit and used as Dagster code version.
+CODE_VERSION = "mmm-3"
 MAX_LAG = 12
 HARMONICS = 3
 WEATHER_INPUTS = {  # model input -> (feature column, transform)
@@ -70,6 +72,7 @@ class MMMSettings:
     chains: int = 2
     seed: int = 0
     target_accept: float = 0.9
+    dense_mass: bool = False
 
 
 @dataclass
@@ -84,6 +87,8 @@ class MMMInputs:
     weather: np.ndarray  # [T, W] standardised on training days
     weather_normal: np.ndarray  # [T, W] the same inputs under normal weather, same standardisation
     spend_scale: np.ndarray  # [C] mean training spend, USD/day
+    weather_center: np.ndarray  # [W] training mean of each weather input (before standardisation)
+    weather_scale: np.ndarray  # [W] training SD of each weather input
     revenue_scale: float  # mean training revenue, USD/day
     train: np.ndarray
     holdout: np.ndarray
@@ -95,6 +100,12 @@ def _weather_block(frame: pl.DataFrame) -> np.ndarray:
         x = frame[column].fill_null(strategy="backward").fill_null(0.0).to_numpy().astype(float)
         cols.append(np.log1p(np.maximum(x, 0)) if transform == "log1p" else x)
     return np.column_stack(cols)
+
+
+def standardised_weather(inputs: MMMInputs, frame: pl.DataFrame) -> np.ndarray:
+    """The model's weather inputs [rows, W] from any frame with the feature columns of :data:`WEATHER_INPUTS`
+    (observed, normal or forecast weather), standardised as in training."""
+    return (_weather_block(frame) - inputs.weather_center) / inputs.weather_scale
 
 
 def prepare(matrix: pl.DataFrame, normals: pl.DataFrame, channels: list[str], skip_days: int = 14) -> MMMInputs:
@@ -131,7 +142,7 @@ def prepare(matrix: pl.DataFrame, normals: pl.DataFrame, channels: list[str], sk
     return MMMInputs(
         dates=frame["date"].to_list(), channels=channels, revenue=revenue, spend=spend,
         controls=(controls - cmean) / csd, weather=(weather - mean) / sd, weather_normal=(normal - mean) / sd,
-        spend_scale=np.maximum(spend[train].mean(0), 1e-9), revenue_scale=float(revenue[train].mean()),
+        spend_scale=np.maximum(spend[train].mean(0), 1e-9), weather_center=mean, weather_scale=sd, revenue_scale=float(revenue[train].mean()),
         train=train, holdout=split.holdout,
     )
 
@@ -195,7 +206,7 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     y = inputs.revenue[train] / inputs.revenue_scale
     spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale).sum(0))
     method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
-    mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median), num_warmup=settings.warmup,
+    mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median, dense_mass=settings.dense_mass), num_warmup=settings.warmup,
                 num_samples=settings.draws, num_chains=settings.chains, chain_method=method, progress_bar=False)
     t0 = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(settings.seed), lagged, jnp.asarray(inputs.controls[train]),

@@ -79,3 +79,55 @@ def mape_vs_baseline(diagnostics: pl.DataFrame, baseline_summary: pl.DataFrame) 
     return CheckOutcome(not misses, f"MMM holdout MAPE no worse than the best baseline for {rows.height - len(misses)} of {rows.height} tenants"
                         + (f"; worse: {'; '.join(misses)}" if misses else ""),
                         {"mape": {t: {"mmm": round(m, 4), "best_baseline": round(b, 4)} for t, m, b in rows.iter_rows()}})
+
+
+R2_DROP_BAR, MAPE_RISE_BAR, FEATURE_SHIFT_SD, RECENT_DAYS = 0.10, 0.05, 2.0, 28
+
+
+def feature_shift(inputs) -> dict[str, float]:
+    """Weather inputs and spend whose mean over the last :data:`RECENT_DAYS` days lies more than
+    :data:`FEATURE_SHIFT_SD` training standard deviations from the training mean: name -> shift in SD."""
+    x = inputs
+    from weather_mmm.models.mmm import WEATHER_INPUTS  # noqa: PLC0415 (mmm imports JAX; keep this module light)
+
+    blocks = {name: x.weather[:, i] for i, name in enumerate(WEATHER_INPUTS)}
+    blocks.update({f"spend_{c}": x.spend[:, i] for i, c in enumerate(x.channels)})
+    shifted = {}
+    for name, values in blocks.items():
+        train = values[x.train]
+        sd = float(train.std())
+        if sd > 1e-9:
+            shift = abs(float(values[-RECENT_DAYS:].mean()) - float(train.mean())) / sd
+            if shift > FEATURE_SHIFT_SD:
+                shifted[name] = round(shift, 2)
+    return shifted
+
+
+def fit_status(diagnostics: dict, effect_ess: float, previous: dict | None, shifted: dict[str, float]) -> tuple[str, str]:
+    """Status of a new fit for the model store: (``usable`` | ``not_converged`` | ``drifted``, reason).
+
+    Convergence bars as :func:`convergence`; drift against the ``previous`` usable version (a row of
+    ``model_versions``): holdout R² down more than 10 % (relative) or MAPE up more than 5 points, or a
+    feature shifted more than 2 SD from its training window. Without a previous version there is nothing to
+    fall back to, so drift is reported in the reason but the fit stays usable.
+    """
+    why = []
+    if diagnostics["max_rhat"] > RHAT_BAR:
+        why.append(f"R-hat {diagnostics['max_rhat']:.3f} > {RHAT_BAR}")
+    if effect_ess < ESS_BAR:
+        why.append(f"ESS {effect_ess:.0f} < {ESS_BAR:.0f}")
+    if diagnostics["divergent_share"] > DIVERGENT_BAR:
+        why.append(f"divergences {diagnostics['divergent_share']:.2%} > 0.5%")
+    if why:
+        return "not_converged", "; ".join(why)
+    drift = [f"{k} moved {v} SD from its training mean" for k, v in shifted.items()]
+    if previous is not None:
+        r2, prev_r2 = diagnostics["holdout_r2"], previous["holdout_r2"]
+        if prev_r2 > 0 and r2 < prev_r2 * (1 - R2_DROP_BAR):
+            drift.append(f"holdout R² {r2:.3f} dropped more than 10% from {prev_r2:.3f} (version {previous['version']})")
+        if diagnostics["holdout_mape"] > previous["holdout_mape"] + MAPE_RISE_BAR:
+            drift.append(f"holdout MAPE {diagnostics['holdout_mape']:.1%} rose more than 5 points from "
+                         f"{previous['holdout_mape']:.1%} (version {previous['version']})")
+        if drift:
+            return "drifted", "; ".join(drift)
+    return "usable", "; ".join(drift) or "converged, no drift"

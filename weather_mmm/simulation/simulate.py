@@ -229,6 +229,14 @@ def simulate_tenant(
     Raises:
         ValueError: the weather lacks a city or a day of the tenant's calendar (names them).
     """
+    return decompose_and_score(profile, *demand_process(profile, weather, climatology, end))
+
+
+def demand_process(profile: TenantProfile, weather: pl.DataFrame, climatology: dict[str, CityClimatology],
+                   end: dt.date) -> tuple:
+    """The simulation's inner state before sales are drawn: (dates, T, baseline index, promotion depth,
+    per-geo weather effects and spend plans, forecast rows). Same arguments and errors as
+    :func:`simulate_tenant`; the ground truth of allocations (``simulation.plans``) reuses it."""
     start = CALENDAR_START
     n = (end - start).days + 1
     T = n + TAIL_DAYS
@@ -273,4 +281,4 @@ def simulate_tenant(
         per_geo[geo] = {"mix": mix, "eff": eff, "eff_normal": eff_n, "eff_normal_first_year": eff_ref,
                         "spend": _spend_plan(profile, geo, dates, trigger)}
 
-    return decompose_and_score(profile, dates, T, base_index, depth[:T], per_geo, forecast_rows)
+    return dates, T, base_index, depth[:T], per_geo, forecast_rows

@@ -38,6 +38,26 @@ def _media(ch, spend_T: np.ndarray, base: float, beta: float) -> np.ndarray:
     return beta * HillSaturation(ch.half_saturation_rel * base, ch.slope).apply(adstocked)
 
 
+def channel_scale(profile: TenantProfile, g: dict, ch) -> tuple[float, float]:
+    """(base daily spend USD, beta USD/day) of a channel in one geo: beta makes the channel earn its target
+    ROAS at steady base spend under a year of normal weather."""
+    shares = np.array([c.share for c in profile.categories])
+    shares = shares / shares.sum()
+    wbar_ref = shares @ np.exp(g["eff_normal_first_year"])
+    base = ch.base_daily * float(np.clip(g["mix"] * len(profile.geos), 0.5, 1.5))
+    steady = HillSaturation(ch.half_saturation_rel * base, ch.slope).apply(np.array([base]))[0]
+    return base, ch.target_roas * base / (steady * float(np.mean(wbar_ref ** ch.weather_amplification)))
+
+
+def media_revenue(profile: TenantProfile, g: dict, ch, spend_T: np.ndarray) -> np.ndarray:
+    """[T] USD: expected revenue of channel ``ch`` in geo ``g`` (``demand_process`` state) from daily spend
+    ``spend_T`` under the actual weather, carryover and weather amplification included."""
+    shares = np.array([c.share for c in profile.categories])
+    wbar = (shares / shares.sum()) @ np.exp(g["eff"])
+    base, beta = channel_scale(profile, g, ch)
+    return _media(ch, spend_T, base, beta) * wbar ** ch.weather_amplification
+
+
 def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, base_index: np.ndarray,
                         depth: np.ndarray, per_geo: dict, forecast_rows: list[pl.DataFrame]) -> Simulation:
     n = len(dates)
@@ -55,17 +75,13 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
         W = np.exp(g["eff"])
         Wn = np.exp(g["eff_normal"])
         wbar, wbar_n = shares @ W, shares @ Wn
-        wbar_ref = shares @ np.exp(g["eff_normal_first_year"])
         B = level_total * g["mix"] * base_index[None, :T] * shares[:, None]
         base_actual, base_normal = (B * W).sum(0), (B * Wn).sum(0)
         media_actual = np.zeros(T)
         channel_normal = {}
         for ch in profile.channels:
-            base = ch.base_daily * float(np.clip(g["mix"] * len(profile.geos), 0.5, 1.5))
+            base, beta = channel_scale(profile, g, ch)
             spend_T = np.concatenate([g["spend"][ch.channel], np.zeros(T - n)])
-            # beta: the target ROAS at steady base spend under a year of normal weather.
-            steady = HillSaturation(ch.half_saturation_rel * base, ch.slope).apply(np.array([base]))[0]
-            beta = ch.target_roas * base / (steady * float(np.mean(wbar_ref ** ch.weather_amplification)))
             m = _media(ch, spend_T, base, beta)
             m_up = _media(ch, spend_T * 1.01, base, beta)
             amp = wbar**ch.weather_amplification

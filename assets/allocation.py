@@ -1,0 +1,144 @@
+"""Budget allocation per tenant from its newest usable MMM version and the weather forecast."""
+
+import datetime as dt
+import json
+import os
+import zlib
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets.check_results import check_result, read_tables
+from assets.features import tenant_features
+from assets.mmm import mmm_fit
+from assets.models import BY_TENANT, tenant_matrix
+from assets.partitions import tenant_partitions
+from assets.simulation import TENANT, one_tenant
+from assets.weather import weather_daily
+from resources import WAREHOUSE_POOL
+from weather_mmm.allocation import quality
+from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
+from weather_mmm.allocation.optimize import allocate
+from weather_mmm.models import store
+from weather_mmm.simulation.catalog import get_profile
+from weather_mmm.simulation.plans import TruePlans
+from weather_mmm.tables import markdown_table
+from weather_mmm.weather.climatology import load_climatology
+from weather_mmm.weather.forecast import read_forecast_file, simulated_forecast
+
+
+def horizon_days() -> int:
+    """``WEATHER_MMM_HORIZON_DAYS`` (default 7): days planned ahead."""
+    return int(os.environ.get("WEATHER_MMM_HORIZON_DAYS", DEFAULT_HORIZON_DAYS))
+
+
+def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.DataFrame, dt.date, str]:
+    """(forecast rows, issue day, source). ``WEATHER_MMM_FORECAST_FILE`` when set (issued the day before its
+    first date); otherwise a simulated forecast for the last ``horizon_days()`` stored days, issued the day
+    before them, from the weather that then happened plus lead-time error (seeded by tenant)."""
+    path = os.environ.get("WEATHER_MMM_FORECAST_FILE")
+    if path:
+        first = pl.read_csv(path, columns=["date"], try_parse_dates=True)["date"].min()
+        issued = first - dt.timedelta(days=1)
+        return read_forecast_file(Path(path), issued), issued, f"forecast file {path}"
+    issued = last_day - dt.timedelta(days=horizon_days())
+    observed = pl.from_arrow(conn.execute(
+        "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
+        [list(geos), issued, last_day]).to_arrow_table())
+    return simulated_forecast(observed, issued, horizon_days(), seed=zlib.crc32(tenant.encode())), issued, \
+        "simulated forecast (observed weather + lead-time error)"
+
+
+@dg.multi_asset(
+    outs={"budget_allocation": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scipy"}),
+          "allocation_summary": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"})},
+    partitions_def=tenant_partitions,
+    deps=[*mmm_fit.keys, *[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys],
+          dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), "tenant_catalog"],
+    pool=WAREHOUSE_POOL,
+    group_name="allocation",
+)
+def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    """Recommended spend per channel and day over the planning horizon (``weather_mmm.allocation``), from the
+    newest usable model version in ``model_versions``, the tenant's recent spend and the forecast weather.
+
+    Tables: ``budget_allocation`` (tenant, date, channel, current_spend, recommended_spend USD/day, change),
+    ``allocation_summary`` (per channel: spend, marginal ROAS with its 90 % interval, saturation, forecast
+    weather multiplier, bounds; ``all``: incremental revenue and lift over the current allocation with 90 %
+    intervals, budget, explanation, model version, forecast source).
+
+    Raises:
+        dagster.Failure: the tenant has no usable model version (none converged without drift).
+    """
+    tenant = one_tenant(context.partition_keys)
+    matrix, channels = tenant_matrix(duckdb, tenant)
+    with duckdb.get_connection() as conn:
+        version = store.usable_version(conn, tenant)
+        if version is None:
+            latest = store.versions(conn, tenant)
+            why = f"newest version {latest['version'][0]} is {latest['status'][0]}: {latest['reason'][0]}" if latest.height else "no fit yet"
+            raise dg.Failure(f"tenant {tenant}: no usable model version to allocate from ({why}); "
+                             "allocations only use fits that converged without drift")
+        geos = json.loads(conn.execute("select geos from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0])
+        last_day = matrix["date"].max()
+        forecast, issued, source = _forecast(conn, tenant, geos, last_day)
+        observed = pl.from_arrow(conn.execute(
+            "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
+            [list(geos), issued - dt.timedelta(days=21), issued]).to_arrow_table())
+    fit = store.load_fit(Path(version["path"]))
+    dates, weather = horizon_weather(fit, geos, observed, forecast, load_climatology())
+    plan = allocate(fit, spend_history(matrix, fit.inputs.channels, issued), weather, dates)
+    table = plan.table(tenant)
+    summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
+                                                issued=pl.lit(issued))
+    per_channel = summary.filter(pl.col("channel") != "all").select(
+        "channel", current=pl.col("current_spend").round(0), recommended=pl.col("recommended_spend").round(0),
+        mroas=pl.col("mroas_mean").round(2), saturation=pl.col("saturation").round(2))
+    context.add_output_metadata({
+        "lift_usd": dg.MetadataValue.json({k: round(v) for k, v in plan.lift.items()}),
+        "explanation": dg.MetadataValue.md(plan.explanation),
+        "plan": dg.MetadataValue.md(markdown_table(per_channel)),
+        "model_version": version["version"], "forecast": source,
+    }, output_name="budget_allocation")
+    return table, summary
+
+
+@dg.asset_check(asset="budget_allocation", additional_deps=["allocation_summary"], pool=WAREHOUSE_POOL, blocking=True,
+                description="Every channel-day inside its bounds and the plan's total equal to the budget.")
+def allocation_respects_constraints(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    plans, summary = read_tables(duckdb, "budget_allocation", "allocation_summary")
+    return check_result(quality.constraints_respected(plans, summary))
+
+
+@dg.asset_check(asset="budget_allocation", additional_deps=["allocation_summary", "tenant_catalog", "weather_daily"],
+                pool=WAREHOUSE_POOL,
+                description="On the true response functions and actual weather: the plan earns at least the current "
+                            "allocation for every simulated tenant and ≥ 90 % of the optimal uplift where that exceeds 2 %.")
+def allocation_beats_current_in_truth(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    plans, summary, catalog = read_tables(duckdb, "budget_allocation", "allocation_summary", "tenant_catalog")
+    simulated = set(catalog.filter(pl.col("source") == "simulated")["tenant"])
+    with duckdb.get_connection() as conn:
+        weather = pl.from_arrow(conn.execute("select * from main.weather_daily").to_arrow_table())
+    clim, end = load_climatology(), weather["date"].max()
+    rows = []
+    for tenant in sorted(simulated & set(plans["tenant"])):
+        p = plans.filter(pl.col("tenant") == tenant).sort("date")
+        profile = get_profile(tenant)
+        channels = [c.channel for c in profile.channels]
+        dates = sorted(p["date"].unique().to_list())
+
+        def grid(column: str) -> np.ndarray:
+            return p.pivot(on="channel", index="date", values=column).sort("date").select(channels).to_numpy()
+
+        s = summary.filter(pl.col("tenant") == tenant)
+        bounds = np.array([s.filter(pl.col("channel") == c).select("min_daily", "max_daily").row(0) for c in channels])
+        truth = TruePlans(profile, weather, clim, end, dates)
+        current, recommended = grid("current_spend"), grid("recommended_spend")
+        optimal = truth.optimal(bounds, float(recommended.sum()), current * recommended.sum() / current.sum())
+        rows.append({"tenant": tenant, "current": truth.incremental(current), "recommended": truth.incremental(recommended),
+                     "optimal": truth.incremental(optimal)})
+    return check_result(quality.truth_outcome(pl.DataFrame(rows, schema={"tenant": pl.Utf8, "current": pl.Float64,
+                                                                           "recommended": pl.Float64, "optimal": pl.Float64})))

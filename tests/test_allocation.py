@@ -1,0 +1,174 @@
+"""Budget allocation: the optimiser on a fit with known posterior draws, the forecast inputs, the model store,
+and the ground truth of plans on a real simulated tenant."""
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.conftest import OPEN_METEO_DIR
+from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
+from weather_mmm.allocation.quality import constraints_respected, truth_outcome
+from weather_mmm.models import store
+from weather_mmm.models.mmm import MAX_LAG, WEATHER_INPUTS, MMMFit, MMMInputs, MMMSettings
+from weather_mmm.settings import CALENDAR_START
+from weather_mmm.simulation.catalog import get_profile
+from weather_mmm.simulation.plans import TruePlans
+from weather_mmm.weather.cities import load_cities
+from weather_mmm.weather.climatology import load_climatology
+from weather_mmm.weather.daily import build_weather_daily
+from weather_mmm.weather.forecast import ForecastInputError, read_forecast_file, simulated_forecast
+from weather_mmm.weather.seeds import read_seed_folder
+
+H = 7
+W = len(WEATHER_INPUTS)
+
+
+def known_fit(half_saturation=(0.2, 3.0), draws=40) -> MMMFit:
+    """Two channels with the same spend: 'search' saturates early (half-saturation 0.2 of mean spend), 'social'
+    late (3.0), so a dollar moved from search to social earns more. Draws vary a little around these values."""
+    rng = np.random.default_rng(0)
+    T, C = 60, 2
+    inputs = MMMInputs(
+        dates=[dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(T)], channels=["search", "social"],
+        revenue=np.full(T, 10_000.0), spend=np.full((T, C), 1_000.0), controls=np.zeros((T, 1)),
+        weather=np.zeros((T, W)), weather_normal=np.zeros((T, W)), spend_scale=np.array([1_000.0, 1_000.0]),
+        weather_center=np.zeros(W), weather_scale=np.ones(W), revenue_scale=10_000.0,
+        train=np.arange(48), holdout=np.arange(48, T))
+    jitter = 1 + 0.05 * rng.standard_normal((1, draws, C))
+    samples = {"decay": np.full((1, draws, C), 0.3), "half_saturation": np.array(half_saturation)[None, None] * jitter,
+               "slope": np.full((1, draws, C), 1.0), "beta": np.full((1, draws, C), 0.6) * jitter,
+               "alpha": np.zeros((1, draws, C)), "gamma": np.zeros((1, draws, W)), "intercept": np.zeros((1, draws)),
+               "b": np.zeros((1, draws, 1)), "sigma": np.full((1, draws), 0.1)}
+    return MMMFit(inputs, samples, MMMSettings(chains=1, draws=draws), 1.0, 0)
+
+
+HISTORY = np.full((28, 2), 1_000.0)
+DATES = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(H)]
+NORMAL = np.zeros((H + MAX_LAG, W))
+
+
+def test_budget_moves_to_the_less_saturated_channel_within_bounds():
+    plan = allocate(known_fit(), HISTORY, NORMAL, DATES)
+    spend = plan.recommended
+    assert spend.sum() == pytest.approx(14_000.0, abs=1e-6)  # budget = current allocation's total
+    assert np.all(spend >= 700.0 - 1e-6) and np.all(spend <= 1_300.0 + 1e-6)  # ±30 % of current
+    assert spend[:, 1].sum() > spend[:, 0].sum() + 400  # social gains, search loses
+    assert plan.lift["mean"] > 0 and plan.lift["lo90"] > 0
+    # no plan on the feasible set's corners earns more under the model than the optimiser's answer
+    model = ResponseModel(known_fit(), HISTORY, NORMAL)
+    corner = np.column_stack([np.full(H, 700.0), np.full(H, 1300.0)])
+    even = np.full((H, 2), 1000.0)
+    best = model.mean_and_grad(spend)[0]
+    assert best >= model.mean_and_grad(corner)[0] and best >= model.mean_and_grad(even)[0]
+    # optimality (KKT): every channel-day strictly inside its bounds earns the same at the margin
+    grad = model.mean_and_grad(spend)[1]
+    interior = grad[(spend > 700.5) & (spend < 1_299.5)]
+    assert interior.size >= 8 and interior.std() / interior.mean() < 0.01
+    assert "social gains" in plan.explanation and "search loses" in plan.explanation
+    rows = plan.summary("t").with_columns(budget=pl.when(pl.col("channel") == "all").then(14_000.0))
+    assert constraints_respected(plan.table("t"), rows).passed
+
+
+def test_fixed_channel_and_explicit_bounds_hold_exactly():
+    plan = allocate(known_fit(), HISTORY, NORMAL, DATES,
+                    Constraints(budget=13_000.0, fixed={"search": 800.0}, bounds={"social": (0.0, 2_000.0)}))
+    assert np.allclose(plan.recommended[:, 0], 800.0)
+    assert plan.recommended.sum() == pytest.approx(13_000.0, abs=1e-6)
+    assert plan.recommended[:, 1].max() <= 2_000.0 + 1e-9
+
+
+def test_infeasible_budget_is_refused_with_the_reason():
+    with pytest.raises(InfeasibleAllocation, match=r"budget 5000.00 USD over 7 days is below the channels' minimums, "
+                                                   r"which need 9800.00 USD \(daily bounds: search 700..1300"):
+        allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(budget=5_000.0))
+    with pytest.raises(InfeasibleAllocation, match="above the channels' maximums"):
+        allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(budget=50_000.0))
+    with pytest.raises(InfeasibleAllocation, match="unknown channel"):
+        allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(fixed={"tiktok": 10.0}))
+    with pytest.raises(InfeasibleAllocation, match=r"target ROAS 50.00 cannot be reached"):
+        allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(target_roas=50.0))
+
+
+def test_target_roas_caps_spend():
+    free = allocate(known_fit(), HISTORY, NORMAL, DATES)
+    roas = free.revenue["mean"] / free.recommended.sum()
+    capped = allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(target_roas=roas * 1.05))
+    assert capped.recommended.sum() < free.recommended.sum() - 1.0
+    assert capped.revenue["mean"] / capped.recommended.sum() >= roas * 1.05 * (1 - 1e-6)
+
+
+def test_model_store_round_trip_and_rollback(tmp_path):
+    fit = known_fit()
+    version, path = store.save_fit(tmp_path, "acme", fit)
+    loaded = store.load_fit(path)
+    assert loaded.inputs.channels == ["search", "social"] and loaded.inputs.dates == fit.inputs.dates
+    assert np.array_equal(loaded.samples["half_saturation"], fit.samples["half_saturation"])
+    a, b = allocate(fit, HISTORY, NORMAL, DATES), allocate(loaded, HISTORY, NORMAL, DATES)
+    assert np.allclose(a.recommended, b.recommended)
+    conn = duckdb.connect()
+    row = {"tenant": "acme", "engine": "numpyro", "data_fingerprint": "x", "code_version": "c", "settings": "{}",
+           "created_at": dt.datetime(2026, 1, 1), "path": str(path), "holdout_r2": 0.7, "holdout_mape": 0.1, "reason": ""}
+    store.record_version(conn, {**row, "version": "v1", "status": "usable"})
+    store.record_version(conn, {**row, "version": "v2", "status": "usable"})
+    store.record_version(conn, {**row, "version": "v3", "status": "not_converged"})
+    assert store.usable_version(conn, "acme")["version"] == "v2"  # the failed v3 is kept but never used
+    assert store.rollback(conn, "acme")["version"] == "v1"
+    assert store.usable_version(conn, "acme")["version"] == "v1"
+    with pytest.raises(ValueError, match="nothing to roll back to"):
+        store.rollback(conn, "acme")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        store.load_fit(tmp_path / "gone.npz")
+
+
+def test_forecast_file_is_read_and_bad_files_are_named(tmp_path):
+    good = tmp_path / "forecast.csv"
+    good.write_text("city,date,temperature_2m_mean,precipitation_sum,snowfall_sum\n"
+                    "phoenix,2025-01-02,12.5,0.0,0\nphoenix,2025-01-03,20.0,3.5,0\n")
+    frame = read_forecast_file(good, dt.date(2025, 1, 1))
+    assert frame["lead_days"].to_list() == [1, 2] and frame["hdd"].to_list() == [5.5, 0.0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("city,date,temperature_2m_mean,precipitation_sum,snowfall_sum\nphoenix,2025-01-02,12.5,-1,0\n")
+    with pytest.raises(ForecastInputError, match=r"bad.csv: precipitation_sum is -1.0 for phoenix on 2025-01-02"):
+        read_forecast_file(bad, dt.date(2025, 1, 1))
+    with pytest.raises(ForecastInputError, match="not after the issue day"):
+        read_forecast_file(good, dt.date(2025, 1, 2))
+
+
+@pytest.fixture(scope="module")
+def weather():
+    cities = load_cities()
+    end = dt.date(2023, 12, 31)
+    return build_weather_daily(list(cities.values()), read_seed_folder(OPEN_METEO_DIR, set(cities)), load_climatology(),
+                               CALENDAR_START, end)
+
+
+def test_simulated_forecast_error_grows_with_lead(weather):
+    phoenix = weather.filter(pl.col("city") == "phoenix")
+    errors = []
+    for seed in range(40):
+        f = simulated_forecast(phoenix, dt.date(2023, 6, 1), 7, seed=seed).join(
+            phoenix.select("date", observed=pl.col("temperature_2m_mean")), on="date")
+        errors.append((f["temperature_2m_mean"] - f["observed"]).to_numpy())
+    sd = np.std(errors, axis=0)
+    assert sd[0] == pytest.approx(1.5, rel=0.3) and sd[6] == pytest.approx(1.5 * np.sqrt(7), rel=0.3)
+
+
+def test_true_plans_on_a_simulated_tenant(weather):
+    profile = get_profile("stormready_supply")
+    end = dt.date(2023, 12, 31)
+    truth = TruePlans(profile, weather, load_climatology(), end, [end - dt.timedelta(days=6 - k) for k in range(7)])
+    current = np.tile([300.0, 150.0, 60.0], (7, 1))
+    assert truth.incremental(np.zeros((7, 3))) == 0.0
+    more = current.copy()
+    more[:, 0] *= 1.2
+    assert truth.incremental(more) > truth.incremental(current) > 0
+    bounds = np.column_stack([current[0] * 0.7, current[0] * 1.3])
+    best = truth.optimal(bounds, float(current.sum()), current)
+    assert best.sum() == pytest.approx(current.sum(), rel=1e-6)
+    assert truth.incremental(best) >= truth.incremental(current)
+    outcome = truth_outcome(pl.DataFrame({"tenant": ["a", "b"], "current": [100.0, 100.0], "recommended": [101.0, 99.0],
+                                          "optimal": [110.0, 100.5]}))
+    assert not outcome.passed and "less for b" in outcome.summary and "captures 10%" in outcome.summary

@@ -1,0 +1,1 @@
+"""Budget allocation from fitted response curves and the weather forecast."""

@@ -1,0 +1,307 @@
+"""Recommend spend per channel and day over a planning horizon from a fitted MMM and the weather forecast.
+
+The objective is the **posterior mean** of the incremental revenue (USD) the plan earns: the media
+revenue over the horizon and its carryover (``MAX_LAG`` days after it, under normal weather), minus the
+same with no spend in the horizon, averaged over posterior draws. Recent spend enters through the adstock,
+so a channel still carrying last week's spend saturates sooner. Weather enters through each channel's
+weather amplification on the forecast days. Intervals of the plan's revenue, of its lift over the current
+allocation and of marginal ROAS are 90 % posterior intervals of the same quantities.
+
+Optimiser: SciPy SLSQP (``scipy.optimize.minimize``), the optimiser LightweightMMM, PyMC-Marketing and
+Robyn use, with exact gradients from JAX. The plan it returns is then projected onto the constraints
+(bounds clipped, the budget residual spread over channels with room), and it is never worse under the
+model than the current allocation, which is feasible by construction of the default constraints.
+
+Constraints (:class:`Constraints`): the total budget (USD over the horizon; default the current
+allocation's total); per-channel daily minimum and maximum (default ±30 % of the current daily spend);
+fixed channels (USD/day); an optional target ROAS (incremental revenue over spend), with which the budget
+becomes a cap rather than an amount to spend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize
+
+from weather_mmm.models.mmm import INTERVAL, MAX_LAG, MMMFit, _lagged, _media
+
+CURRENT_DAYS = 28
+DEFAULT_BOUND_SHARE = 0.30
+TOLERANCE_USD = 1e-6
+
+
+class InfeasibleAllocation(ValueError):
+    """The constraints admit no plan; the message says which constraint and by how much."""
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Allocation constraints. Spend in USD; ``bounds`` and ``fixed`` per day."""
+
+    budget: float | None = None
+    bounds: dict[str, tuple[float, float]] | None = None
+    fixed: dict[str, float] = field(default_factory=dict)
+    target_roas: float | None = None
+    bound_share: float = DEFAULT_BOUND_SHARE
+
+
+@dataclass
+class Allocation:
+    """A recommended plan. ``recommended`` is [H, C] USD/day; ``current`` [C] USD/day carried forward."""
+
+    dates: list[dt.date]
+    channels: list[str]
+    current: np.ndarray
+    recommended: np.ndarray
+    bounds: np.ndarray  # [C, 2] USD/day
+    budget: float
+    revenue: dict  # incremental revenue of the recommended plan, USD: mean, lo90, hi90
+    revenue_current: dict
+    lift: dict  # recommended minus current, USD
+    mroas: dict  # channel -> mean, lo90, hi90 at the recommended spend
+    mroas_current: dict
+    weather_lift: dict  # channel -> forecast weather's mean multiplier of the channel's response
+    saturation: dict  # channel -> Hill saturation (0..1) at the recommended plan's mean adstock
+    explanation: str
+
+    def table(self, tenant: str) -> pl.DataFrame:
+        """Rows: tenant, date, channel, current_spend, recommended_spend (USD/day), change (share)."""
+        rows = [{"tenant": tenant, "date": d, "channel": c, "current_spend": float(self.current[j]),
+                 "recommended_spend": float(self.recommended[i, j]),
+                 "change": float(self.recommended[i, j] / self.current[j] - 1) if self.current[j] > 0 else None}
+                for i, d in enumerate(self.dates) for j, c in enumerate(self.channels)]
+        return pl.DataFrame(rows)
+
+    def summary(self, tenant: str) -> pl.DataFrame:
+        """Rows per channel plus ``all``: spend over the horizon (current, recommended, USD), marginal ROAS with
+        its interval at the recommended spend and its mean at the current, saturation, forecast weather
+        multiplier, daily bounds (USD/day); for ``all`` the incremental revenue and lift (USD) with intervals, the
+        budget and the explanation."""
+        rows = []
+        for j, c in enumerate(self.channels):
+            rows.append({"tenant": tenant, "channel": c, "current_spend": float(self.current[j] * len(self.dates)),
+                         "recommended_spend": float(self.recommended[:, j].sum()),
+                         **{f"mroas_{k}": v for k, v in self.mroas[c].items()},
+                         "mroas_current": self.mroas_current[c]["mean"],
+                         "saturation": self.saturation[c], "weather_multiplier": self.weather_lift[c],
+                         "min_daily": float(self.bounds[j, 0]), "max_daily": float(self.bounds[j, 1])})
+        rows.append({"tenant": tenant, "channel": "all", "current_spend": float(self.current.sum() * len(self.dates)),
+                     "recommended_spend": float(self.recommended.sum()),
+                     **{f"revenue_{k}": v for k, v in self.revenue.items()},
+                     "revenue_current_mean": self.revenue_current["mean"],
+                     **{f"lift_{k}": v for k, v in self.lift.items()}, "budget": self.budget,
+                     "explanation": self.explanation})
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _interval(values: np.ndarray) -> dict:
+    lo, hi = np.percentile(values, INTERVAL)
+    return {"mean": float(values.mean()), "lo90": float(lo), "hi90": float(hi)}
+
+
+class ResponseModel:
+    """Incremental revenue of a horizon plan under every kept posterior draw (JAX, differentiable).
+
+    Args:
+        fit: the tenant's MMM fit.
+        history: [≥ MAX_LAG, C] USD/day, the spend of the days just before the horizon.
+        weather: [H + MAX_LAG, W] the model's standardised weather inputs: the forecast for the horizon, then
+            normal weather for the carryover days.
+        draws: number of posterior draws kept (evenly thinned).
+    """
+
+    def __init__(self, fit: MMMFit, history: np.ndarray, weather: np.ndarray, draws: int = 250):
+        flat = fit.flat()
+        n = len(flat["beta"])
+        idx = np.linspace(0, n - 1, min(draws, n)).astype(int)
+        d = {k: jnp.asarray(v[idx]) for k, v in flat.items()}
+        self.horizon = weather.shape[0] - MAX_LAG
+        self.channels = fit.inputs.channels
+        self._params = {k: d[k] for k in ("decay", "half_saturation", "slope")}
+        self._beta = d["beta"]
+        log_w = jnp.asarray(weather) @ d["gamma"].T  # [H + L, S]
+        self._amp = jnp.exp(d["alpha"][:, None, :] * log_w.T[:, :, None])  # [S, H + L, C]
+        self._history = jnp.asarray(history[-MAX_LAG:] / fit.inputs.spend_scale)
+        self._scale = jnp.asarray(fit.inputs.spend_scale)
+        self._revenue_scale = fit.inputs.revenue_scale
+        self._zero = self._media(jnp.zeros((self.horizon, len(self.channels))))
+        self.incremental = jax.jit(self._incremental)
+        self._mean_and_grad = jax.jit(jax.value_and_grad(lambda plan: self._incremental(plan).mean()))
+
+    def _media(self, plan):
+        spend = jnp.concatenate([self._history, plan / self._scale, jnp.zeros((MAX_LAG, plan.shape[1]))])
+        hill = _media(self._params, _lagged(spend))[:, MAX_LAG:, :]
+        return (self._beta[:, None, :] * hill * self._amp).sum((1, 2)) * self._revenue_scale
+
+    def _incremental(self, plan):
+        """[S] USD: media revenue of ``plan`` ([H, C] USD/day) minus that of no spend in the horizon."""
+        return self._media(plan) - self._zero
+
+    def saturation(self, plan: np.ndarray) -> np.ndarray:
+        """[C] posterior-mean Hill saturation (0..1) over the horizon under ``plan``."""
+        spend = jnp.concatenate([self._history, jnp.asarray(plan) / self._scale, jnp.zeros((MAX_LAG, plan.shape[1]))])
+        hill = _media(self._params, _lagged(spend))[:, MAX_LAG:MAX_LAG + self.horizon, :]
+        return np.asarray(hill.mean((0, 1)))
+
+    def weather_multiplier(self) -> np.ndarray:
+        """[C] posterior-mean multiplier of each channel's response from the forecast weather (1 = normal)."""
+        return np.asarray(self._amp[:, :self.horizon, :].mean((0, 1)))
+
+    def mean_and_grad(self, plan: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = self._mean_and_grad(jnp.asarray(plan, dtype=jnp.float32))
+        return float(value), np.asarray(grad, dtype=float)
+
+
+def current_allocation(history: np.ndarray) -> np.ndarray:
+    """[C] USD/day: the mean daily spend per channel over the last :data:`CURRENT_DAYS` days of ``history``."""
+    return history[-CURRENT_DAYS:].mean(0)
+
+
+def _resolve(constraints: Constraints, channels: list[str], current: np.ndarray, horizon: int) -> tuple[np.ndarray, float]:
+    """Per-channel daily bounds [C, 2] and the budget; raises InfeasibleAllocation naming the conflict."""
+    unknown = sorted((set(constraints.fixed) | set(constraints.bounds or {})) - set(channels))
+    if unknown:
+        raise InfeasibleAllocation(f"constraint on unknown channel(s) {', '.join(unknown)}; channels are {', '.join(channels)}")
+    share = constraints.bound_share
+    bounds = np.column_stack([current * (1 - share), current * (1 + share)])
+    for j, c in enumerate(channels):
+        if constraints.bounds and c in constraints.bounds:
+            bounds[j] = constraints.bounds[c]
+        if c in constraints.fixed:
+            bounds[j] = (constraints.fixed[c], constraints.fixed[c])
+        if bounds[j, 0] < 0 or bounds[j, 0] > bounds[j, 1]:
+            raise InfeasibleAllocation(f"channel {c}: minimum {bounds[j, 0]:.2f} USD/day above maximum {bounds[j, 1]:.2f} "
+                                       "or negative")
+    budget = float(current.sum() * horizon) if constraints.budget is None else float(constraints.budget)
+    low, high = bounds[:, 0].sum() * horizon, bounds[:, 1].sum() * horizon
+    detail = ", ".join(f"{c} {lo:.0f}..{hi:.0f}" for c, (lo, hi) in zip(channels, bounds))
+    if budget < low - TOLERANCE_USD:
+        raise InfeasibleAllocation(f"budget {budget:.2f} USD over {horizon} days is below the channels' minimums, "
+                                   f"which need {low:.2f} USD (daily bounds: {detail})")
+    if budget > high + TOLERANCE_USD and constraints.target_roas is None:
+        raise InfeasibleAllocation(f"budget {budget:.2f} USD over {horizon} days is above the channels' maximums, "
+                                   f"which allow {high:.2f} USD (daily bounds: {detail})")
+    return bounds, budget
+
+
+def _project(plan: np.ndarray, bounds: np.ndarray, budget: float | None) -> np.ndarray:
+    """Clip to the bounds, then (``budget``) spread the residual over the cells with room, until exact."""
+    plan = np.clip(plan, bounds[:, 0], bounds[:, 1])
+    if budget is None:
+        return plan
+    for _ in range(50):
+        residual = budget - plan.sum()
+        if abs(residual) <= TOLERANCE_USD:
+            break
+        room = (bounds[:, 1] - plan) if residual > 0 else (plan - bounds[:, 0])
+        total = room.sum()
+        if total <= 0:
+            break
+        plan = np.clip(plan + np.sign(residual) * room * min(abs(residual) / total, 1.0), bounds[:, 0], bounds[:, 1])
+    return plan
+
+
+def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[dt.date],
+             constraints: Constraints = Constraints(), draws: int = 250) -> Allocation:
+    """The plan that maximises posterior-mean incremental revenue within ``constraints``.
+
+    Args:
+        history: [≥ 28, C] USD/day, the observed spend of the days before the horizon (the current
+            allocation is its last 28 days' mean; the last MAX_LAG days carry over into the horizon).
+        weather: [H + MAX_LAG, W] standardised model weather: forecast for the H horizon days, then normal.
+        dates: the H horizon days.
+
+    Raises:
+        InfeasibleAllocation: the budget lies outside the channels' summed bounds, a bound is inverted or
+            names an unknown channel, or the target ROAS cannot be reached (says the best reachable ROAS).
+    """
+    channels, horizon = fit.inputs.channels, len(dates)
+    if weather.shape[0] != horizon + MAX_LAG:
+        raise ValueError(f"weather has {weather.shape[0]} rows; need {horizon} horizon days + {MAX_LAG} carryover days")
+    current = current_allocation(history)
+    bounds, budget = _resolve(constraints, channels, current, horizon)
+    model = ResponseModel(fit, history, weather, draws)
+    per_cell = np.repeat(bounds[None], horizon, 0)  # [H, C, 2]
+    scale = np.maximum(current, 1.0)  # optimise spend relative to the current level: better conditioned
+    base_value = abs(model.mean_and_grad(np.tile(current, (horizon, 1)))[0]) or 1.0
+    target = constraints.target_roas
+
+    def objective(u):
+        value, grad = model.mean_and_grad(u.reshape(horizon, -1) * scale)
+        return -value / base_value, -(grad * scale).ravel() / base_value
+
+    cons = []
+    if target is None:
+        cons.append({"type": "eq", "fun": lambda u: ((u.reshape(horizon, -1) * scale).sum() - budget) / budget,
+                     "jac": lambda u: np.tile(scale, horizon) / budget})
+    else:
+        cons.append({"type": "ineq", "fun": lambda u: (budget - (u.reshape(horizon, -1) * scale).sum()) / budget,
+                     "jac": lambda u: -np.tile(scale, horizon) / budget})
+
+        def roas_margin(u):
+            x = u.reshape(horizon, -1) * scale
+            return (model.mean_and_grad(x)[0] - target * x.sum()) / base_value
+
+        def roas_jac(u):
+            grad = model.mean_and_grad(u.reshape(horizon, -1) * scale)[1]
+            return ((grad - target) * scale).ravel() / base_value
+
+        cons.append({"type": "ineq", "fun": roas_margin, "jac": roas_jac})
+    start = _project(np.tile(current, (horizon, 1)), bounds, budget if target is None else None)
+    u_bounds = [(lo / s, hi / s) for _ in range(horizon) for (lo, hi), s in zip(bounds, scale)]
+    result = minimize(objective, (start / scale).ravel(), jac=True, method="SLSQP", bounds=u_bounds, constraints=cons,
+                      options={"maxiter": 300, "ftol": 1e-10})
+    plan = _project(result.x.reshape(horizon, -1) * scale, bounds, budget if target is None else None)
+    if target is None and abs(plan.sum() - budget) > 1e-3:
+        raise InfeasibleAllocation(f"budget {budget:.2f} USD cannot be spent within the channels' bounds")
+    inc = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float)
+    keep = np.tile(current, (horizon, 1))
+    inc_current = np.asarray(model.incremental(jnp.asarray(keep)), dtype=float)
+    if target is not None:
+        if inc.mean() < target * plan.sum() * (1 - 1e-6):
+            raise InfeasibleAllocation(f"target ROAS {target:.2f} cannot be reached within the bounds: the best plan "
+                                       f"found earns {inc.mean() / max(plan.sum(), 1e-9):.2f} per USD")
+    elif inc.mean() < inc_current.mean() and abs(keep.sum() - budget) <= TOLERANCE_USD and \
+            np.all((keep >= per_cell[..., 0] - TOLERANCE_USD) & (keep <= per_cell[..., 1] + TOLERANCE_USD)):
+        plan, inc = keep, inc_current  # never recommend a plan the model itself rates below the status quo
+    mroas, mroas_current = {}, {}
+    for j, c in enumerate(channels):
+        for p, out in ((plan, mroas), (keep, mroas_current)):
+            up = p.copy()
+            up[:, j] *= 1.01
+            extra = max(0.01 * p[:, j].sum(), 1e-9)
+            base = inc if p is plan else inc_current
+            out[c] = _interval((np.asarray(model.incremental(jnp.asarray(up)), dtype=float) - base) / extra)
+    saturation = dict(zip(channels, model.saturation(plan).tolist()))
+    weather_lift = dict(zip(channels, model.weather_multiplier().tolist()))
+    allocation = Allocation(dates, channels, current, plan, bounds, budget, _interval(inc), _interval(inc_current),
+                            _interval(inc - inc_current), mroas, mroas_current, weather_lift, saturation, "")
+    allocation.explanation = explain(allocation)
+    return allocation
+
+
+def explain(a: Allocation) -> str:
+    """Plain-words reasons: which channel gains and loses, in terms of marginal ROAS, saturation and weather."""
+    horizon = len(a.dates)
+    lines = []
+    for j, c in enumerate(a.channels):
+        before, after = a.current[j] * horizon, a.recommended[:, j].sum()
+        change = after / before - 1 if before > 0 else 0.0
+        verb = "gains" if change > 0.005 else ("loses" if change < -0.005 else "keeps its budget")
+        weather = a.weather_lift[c] - 1
+        reason = (f"its next dollar earned {a.mroas_current[c]['mean']:.2f} at the current spend "
+                  f"(now {a.mroas[c]['mean']:.2f}), at {a.saturation[c]:.0%} of its saturation ceiling")
+        if abs(weather) >= 0.01:
+            reason += f"; the forecast weather {'lifts' if weather > 0 else 'lowers'} its response by {abs(weather):.0%}"
+        lines.append(f"{c} {verb}" + (f" ({change:+.0%}, {before:,.0f} -> {after:,.0f} USD)" if verb != "keeps its budget" else "")
+                     + f": {reason}.")
+    lift = a.lift
+    lines.append(f"Expected lift over keeping the current allocation: {lift['mean']:+,.0f} USD "
+                 f"(90% interval {lift['lo90']:+,.0f} to {lift['hi90']:+,.0f}) on {a.budget:,.0f} USD of spend.")
+    return " ".join(lines)

@@ -1,0 +1,60 @@
+"""Checks of budget allocations: constraints respected exactly, and (simulated tenants) value on the truth.
+
+Bars (issue 6): evaluated with the true response functions on the weather that actually happened, the
+recommended plan earns at least as much as the current allocation for every tenant; summed over the tenants
+whose truly optimal plan (same constraints) would gain at least 2 %, it reaches at least 90 % of that uplift.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from weather_mmm.allocation.optimize import TOLERANCE_USD
+from weather_mmm.weather.quality import CheckOutcome
+
+OPTIMAL_GAIN_BAR, CAPTURE_BAR = 0.02, 0.90
+
+
+def constraints_respected(plans: pl.DataFrame, summary: pl.DataFrame) -> CheckOutcome:
+    """Per tenant: every channel-day inside its stored daily bounds and the plan's total equal to the budget
+    (within 1e-6 USD). ``plans``: budget_allocation rows; ``summary``: allocation_summary rows."""
+    bounds = summary.filter(pl.col("channel") != "all").select("tenant", "channel", "min_daily", "max_daily")
+    rows = plans.join(bounds, on=["tenant", "channel"], how="left")
+    misses = []
+    for r in rows.filter((pl.col("recommended_spend") < pl.col("min_daily") - TOLERANCE_USD)
+                         | (pl.col("recommended_spend") > pl.col("max_daily") + TOLERANCE_USD)
+                         | pl.col("min_daily").is_null()).head(5).iter_rows(named=True):
+        misses.append(f"{r['tenant']} {r['channel']} {r['date']}: {r['recommended_spend']:.2f} outside "
+                      f"{r['min_daily']}..{r['max_daily']}")
+    totals = plans.group_by("tenant").agg(spent=pl.col("recommended_spend").sum()).join(
+        summary.filter(pl.col("channel") == "all").select("tenant", "budget"), on="tenant")
+    for t, spent, budget in totals.iter_rows():
+        if budget is not None and abs(spent - budget) > TOLERANCE_USD * 1000:  # 1e-3 USD over ~100 cells
+            misses.append(f"{t}: spends {spent:.4f} USD against a budget of {budget:.4f}")
+    return CheckOutcome(not misses, f"constraints respected for {totals.height} tenant(s)" if not misses
+                        else "constraints broken: " + "; ".join(misses), {"tenants": totals.height})
+
+
+def truth_outcome(rows: pl.DataFrame) -> CheckOutcome:
+    """``rows``: tenant, current, recommended, optimal (true incremental revenue in USD of each plan)."""
+    if rows.is_empty():
+        return CheckOutcome(True, "no simulated tenant with an allocation: nothing to compare")
+    rows = rows.with_columns(optimal_gain=pl.col("optimal") / pl.col("current") - 1,
+                             recommended_gain=pl.col("recommended") / pl.col("current") - 1)
+    worse = rows.filter(pl.col("recommended") < pl.col("current") - 1e-6 * pl.col("current").abs())
+    gaining = rows.filter(pl.col("optimal_gain") >= OPTIMAL_GAIN_BAR)
+    possible = float((gaining["optimal"] - gaining["current"]).sum())
+    captured = float((gaining["recommended"] - gaining["current"]).sum()) / possible if possible > 0 else 1.0
+    parts = [
+        (worse.is_empty(), f"recommended plan earns at least the current allocation for {rows.height - worse.height} of "
+                           f"{rows.height} tenants" + (f"; less for {', '.join(f'{t} ({g:+.1%})' for t, g in worse.select('tenant', 'recommended_gain').iter_rows())}"
+                                                       if worse.height else "")),
+        (captured >= CAPTURE_BAR, f"captures {captured:.0%} of the truly optimal uplift over the {gaining.height} tenant(s) "
+                                  f"where it exceeds 2% (bar 90%)"),
+    ]
+    return CheckOutcome(all(p for p, _ in parts), "; ".join(("" if p else "MISS ") + text for p, text in parts), {
+        "captured_share": round(captured, 3),
+        "per_tenant": {t: {"current": round(c), "recommended": round(r), "optimal": round(o), "recommended_gain": round(rg, 4),
+                           "optimal_gain": round(og, 4)}
+                       for t, c, r, o, og, rg in rows.select("tenant", "current", "recommended", "optimal", "optimal_gain",
+                                                             "recommended_gain").iter_rows()}})

@@ -1,0 +1,120 @@
+"""Versioned model store: every MMM fit saved as a file artifact, with a row in a DuckDB table of versions.
+
+Artifacts live under ``WEATHER_MMM_MODELS`` (default ``storage/models``) as
+``<tenant>/<version>.npz``: the posterior draws (``samples/<site>``, arrays ``[chains, draws, ...]``), the
+model inputs (``inputs/<field>``) and a JSON header (engine, settings, fit time, divergences). Loading one
+restores an :class:`~weather_mmm.models.mmm.MMMFit` that predicts and builds response curves without the
+warehouse. Fits are written outside the warehouse (they run in parallel); the version row is one small
+insert into ``model_versions``:
+
+    tenant, version, engine, data_fingerprint, code_version, settings (JSON), created_at, path,
+    holdout_r2, holdout_mape, status, reason
+
+``status`` is ``usable`` (converged, no drift), ``not_converged``, ``drifted`` or ``rolled_back``.
+Allocations use the newest ``usable`` version (:func:`usable_version`), so a fit that fails its checks is
+kept for inspection while the previous passing version stays in use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from weather_mmm.models.mmm import MMMFit, MMMInputs, MMMSettings
+
+VERSIONS_DDL = """
+create table if not exists main.model_versions (
+    tenant varchar, version varchar, engine varchar, data_fingerprint varchar, code_version varchar,
+    settings varchar, created_at timestamp, path varchar, holdout_r2 double, holdout_mape double,
+    status varchar, reason varchar)"""
+STATUSES = ("usable", "not_converged", "drifted", "rolled_back")
+
+
+def data_fingerprint(matrix: pl.DataFrame) -> str:
+    """SHA-256 (first 16 hex digits) of a model matrix's rows, in date order: the same data gives the same
+    fingerprint whatever the run."""
+    return hashlib.sha256(matrix.sort("date").write_csv().encode()).hexdigest()[:16]
+
+
+def save_fit(root: Path, tenant: str, fit: MMMFit, engine: str = "numpyro") -> tuple[str, Path]:
+    """Write ``fit`` as ``root/<tenant>/<version>.npz``; the version is the UTC time to the microsecond.
+
+    Returns (version, path). Never overwrites an existing artifact.
+    """
+    version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = root / tenant
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{version}.npz"
+    if path.exists():
+        raise FileExistsError(f"model artifact {path} exists already")
+    x = fit.inputs
+    arrays = {f"samples/{k}": v for k, v in fit.samples.items()}
+    for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale", "train", "holdout"):
+        arrays[f"inputs/{field}"] = getattr(x, field)
+    header = {"engine": engine, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
+              "divergences": fit.divergences, "channels": x.channels, "revenue_scale": x.revenue_scale,
+              "dates": [d.isoformat() for d in x.dates]}
+    with open(path, "wb") as f:
+        np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
+    return version, path
+
+
+def load_fit(path: Path) -> MMMFit:
+    """Restore a fit saved by :func:`save_fit`.
+
+    Raises:
+        FileNotFoundError: the artifact is missing (names the path).
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"model artifact {path} is missing; refit the tenant or roll back to another version")
+    with np.load(path) as z:
+        header = json.loads(str(z["header"]))
+        inputs = MMMInputs(
+            dates=[dt.date.fromisoformat(d) for d in header["dates"]], channels=header["channels"],
+            revenue_scale=header["revenue_scale"],
+            **{k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("inputs/")})
+        samples = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("samples/")}
+    return MMMFit(inputs, samples, MMMSettings(**header["settings"]), header["fit_seconds"], header["divergences"])
+
+
+def record_version(conn, row: dict) -> None:
+    """Insert one version row (keys as in the module docstring) into ``model_versions``."""
+    conn.execute(VERSIONS_DDL)
+    if row["status"] not in STATUSES:
+        raise ValueError(f"tenant {row['tenant']}: unknown model status {row['status']!r}; one of {STATUSES}")
+    cols = ["tenant", "version", "engine", "data_fingerprint", "code_version", "settings", "created_at", "path",
+            "holdout_r2", "holdout_mape", "status", "reason"]
+    conn.execute(f"insert into main.model_versions ({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
+                 [row[c] for c in cols])
+
+
+def versions(conn, tenant: str) -> pl.DataFrame:
+    """Every version of ``tenant``, newest first (empty when none)."""
+    conn.execute(VERSIONS_DDL)
+    return pl.from_arrow(conn.execute("select * from main.model_versions where tenant = ? order by version desc",
+                                      [tenant]).to_arrow_table())
+
+
+def usable_version(conn, tenant: str) -> dict | None:
+    """The newest ``usable`` version row of ``tenant``, or None."""
+    rows = versions(conn, tenant).filter(pl.col("status") == "usable")
+    return rows.row(0, named=True) if rows.height else None
+
+
+def rollback(conn, tenant: str) -> dict:
+    """Mark the newest usable version ``rolled_back``, so the one before it is used again.
+
+    Returns the version now in use. Raises ValueError when the tenant has no earlier usable version.
+    """
+    usable = versions(conn, tenant).filter(pl.col("status") == "usable")
+    if usable.height < 2:
+        raise ValueError(f"tenant {tenant}: {usable.height} usable model version(s); nothing to roll back to")
+    conn.execute("update main.model_versions set status = 'rolled_back', reason = 'rolled back by hand' "
+                 "where tenant = ? and version = ?", [tenant, usable["version"][0]])
+    return usable.row(1, named=True)

@@ -1,0 +1,108 @@
+"""Weather for a planning horizon: what is known at planning time, never what was observed later.
+
+Training uses observed weather (``weather_daily``). A plan for the days after ``issued`` may only use a
+forecast issued that day. Three sources give the same frame (one row per city and day: ``city``, ``date``,
+``lead_days``, ``temperature_2m_mean`` °C, ``precipitation_sum`` mm, ``snowfall_sum`` cm):
+
+* a forecast file (:func:`read_forecast_file`), CSV with a header ``city,date,temperature_2m_mean,
+  precipitation_sum,snowfall_sum`` (dates ISO, one row per city and day, units as above);
+* the Open-Meteo forecast API in production (``open_meteo.OpenMeteoForecast``, the same variables);
+* in simulation (:func:`simulated_forecast`), the weather that actually happened plus an error that grows
+  with the square root of the lead time, as forecast skill decays (the same error scale the simulation's
+  weather-triggered campaigns see).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from weather_mmm.weather.signals import DEGREE_DAY_BASE_C
+
+FORECAST_VARIABLES = ("temperature_2m_mean", "precipitation_sum", "snowfall_sum")
+#: Forecast error SD at one day of lead, growing with sqrt(lead): °C, mm, cm.
+ERROR_SD = {"temperature_2m_mean": 1.5, "precipitation_sum": 2.5, "snowfall_sum": 2.0}
+
+
+class ForecastInputError(ValueError):
+    """A forecast file or frame that cannot be used (names the file, city, date or column)."""
+
+
+def _with_degree_days(frame: pl.DataFrame) -> pl.DataFrame:
+    t = pl.col("temperature_2m_mean")
+    return frame.with_columns(hdd=(DEGREE_DAY_BASE_C - t).clip(lower_bound=0), cdd=(t - DEGREE_DAY_BASE_C).clip(lower_bound=0))
+
+
+def read_forecast_file(path: Path, issued: dt.date) -> pl.DataFrame:
+    """Read a forecast CSV (format in the module docstring) issued on ``issued``.
+
+    Raises:
+        ForecastInputError: missing file or column, unparsable value, duplicate city-day, a day on or before
+            ``issued``, or an impossible value (negative precipitation or snow); names file, column, row.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ForecastInputError(f"forecast file {path} does not exist")
+    try:
+        raw = pl.read_csv(path, try_parse_dates=True)
+    except pl.exceptions.PolarsError as e:
+        raise ForecastInputError(f"forecast file {path}: cannot be read as CSV ({e})") from None
+    missing = [c for c in ("city", "date", *FORECAST_VARIABLES) if c not in raw.columns]
+    if missing:
+        raise ForecastInputError(f"forecast file {path}: missing column(s) {', '.join(missing)}")
+    try:
+        frame = raw.select(pl.col("city").cast(pl.Utf8), pl.col("date").cast(pl.Date),
+                           *[pl.col(c).cast(pl.Float64) for c in FORECAST_VARIABLES])
+    except pl.exceptions.PolarsError as e:
+        raise ForecastInputError(f"forecast file {path}: a value does not parse ({e})") from None
+    for column in FORECAST_VARIABLES:
+        bad = frame.filter(pl.col(column).is_null() | (pl.col(column) < 0 if column != "temperature_2m_mean" else False))
+        if bad.height:
+            r = bad.row(0, named=True)
+            raise ForecastInputError(f"forecast file {path}: {column} is {r[column]} for {r['city']} on {r['date']}")
+    dup = frame.filter(pl.struct("city", "date").is_duplicated())
+    if dup.height:
+        raise ForecastInputError(f"forecast file {path}: {dup['city'][0]} on {dup['date'][0]} appears twice")
+    early = frame.filter(pl.col("date") <= issued)
+    if early.height:
+        raise ForecastInputError(f"forecast file {path}: {early['city'][0]} on {early['date'][0]} is not after "
+                                 f"the issue day {issued}; a forecast covers future days only")
+    return _with_degree_days(frame.with_columns(lead_days=(pl.col("date") - pl.lit(issued)).dt.total_days())).sort("city", "date")
+
+
+def simulated_forecast(observed: pl.DataFrame, issued: dt.date, days: int, seed: int = 0) -> pl.DataFrame:
+    """A forecast issued on ``issued`` for the next ``days`` days: ``observed`` weather (``weather_daily``
+    rows covering them) plus Normal(0, ERROR_SD * sqrt(lead)) errors; precipitation and snow kept ≥ 0.
+
+    Raises:
+        ForecastInputError: ``observed`` lacks a city-day of the horizon (names them).
+    """
+    horizon = [issued + dt.timedelta(days=k) for k in range(1, days + 1)]
+    rows = observed.filter(pl.col("date").is_in(horizon)).select("city", "date", *FORECAST_VARIABLES).sort("city", "date")
+    for city in observed["city"].unique().sort():
+        n = rows.filter(pl.col("city") == city).height
+        if n != days:
+            raise ForecastInputError(f"no observed weather for {city} on {days - n} day(s) of {horizon[0]}..{horizon[-1]}")
+    rng = np.random.default_rng(seed)
+    lead = rows.select((pl.col("date") - pl.lit(issued)).dt.total_days())["date"].to_numpy()
+    noisy = {c: rows[c].fill_null(0.0).to_numpy() + rng.normal(0, ERROR_SD[c], rows.height) * np.sqrt(lead)
+             for c in FORECAST_VARIABLES}
+    noisy["precipitation_sum"] = np.maximum(noisy["precipitation_sum"], 0.0)
+    noisy["snowfall_sum"] = np.maximum(noisy["snowfall_sum"], 0.0)
+    return _with_degree_days(rows.select("city", "date").with_columns(lead_days=pl.Series(lead), **noisy))
+
+
+def planning_weather(observed: pl.DataFrame, forecast: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Per city, the weather known at planning time: observed days (``weather_daily`` rows) before the
+    forecast's first day, then the forecast (columns date, temperature_2m_mean, precipitation_sum, snowfall_sum, hdd, cdd)."""
+    first = forecast["date"].min()
+    cols = ["date", *FORECAST_VARIABLES, "hdd", "cdd"]
+    out = {}
+    for city in forecast["city"].unique().sort():
+        past = observed.filter((pl.col("city") == city) & (pl.col("date") < first)).select(
+            "date", *[pl.col(c).cast(pl.Float64) for c in (*FORECAST_VARIABLES, "hdd", "cdd")])
+        out[city] = pl.concat([past.select(cols), forecast.filter(pl.col("city") == city).select(cols)]).sort("date")
+    return out
