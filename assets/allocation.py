@@ -53,7 +53,8 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
 
 
 @dg.multi_asset(
-    outs={"budget_allocation": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scipy"}),
+    outs={"budget_allocation": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scipy"},
+                                           freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8))),
           "allocation_summary": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"})},
     partitions_def=tenant_partitions,
     deps=[*mmm_fit.keys, *[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys],

@@ -102,3 +102,16 @@ def mmm_recovers_the_truth(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 def mmm_mape_no_worse_than_baselines(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     diagnostics, summary = read_tables(duckdb, "mmm_diagnostics", "baseline_summary")
     return check_result(mmm_quality.mape_vs_baseline(diagnostics, summary))
+
+
+@dg.asset_check(asset="mmm_diagnostics", pool=WAREHOUSE_POOL,
+                description="No drift against the previous model version: holdout R² not down > 10 %, MAPE not up > 5 "
+                            "points, no input moved > 2 SD from its training window. A drifted fit is not used.")
+def mmm_no_drift(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (diagnostics,) = read_tables(duckdb, "mmm_diagnostics")
+    drifted = diagnostics.filter(pl.col("status") == "drifted").select("tenant", "status_reason").rows()
+    return dg.AssetCheckResult(
+        passed=not drifted, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(drifted)} of {diagnostics.height} fits drifted: " + "; ".join(f"{t}: {r}" for t, r in drifted))
+        if drifted else f"no drift in {diagnostics.height} fit(s)",
+        metadata={"status": dg.MetadataValue.json(dict(diagnostics.select("tenant", "status_reason").rows()))})

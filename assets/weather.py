@@ -25,6 +25,7 @@ _schema = dg.TableSchema(
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=2), warn_window=dt.timedelta(days=1)),
     pool=WAREHOUSE_POOL,
     io_manager_key="warehouse_io_manager",
     metadata={"partition_expr": "date", "dagster/column_schema": _schema},

@@ -31,14 +31,14 @@ JOBS = [weather_job, catalog_job, tenant_data_job, tenant_model_job, tenant_chec
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _range_tags(start: str, end: str) -> dict[str, str]:
+def range_tags(start: str, end: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
 
 
 def run_weather(defs: dg.Definitions, instance: dg.DagsterInstance, start: dt.date, end: dt.date) -> dg.ExecuteInProcessResult:
     """Materialize ``weather_daily`` from ``start`` to ``end`` in one in-process run (with its checks)."""
     return defs.resolve_job_def("weather_job").execute_in_process(
-        instance=instance, run_config=QUIET, tags=_range_tags(start.isoformat(), end.isoformat()), raise_on_error=False)
+        instance=instance, run_config=QUIET, tags=range_tags(start.isoformat(), end.isoformat()), raise_on_error=False)
 
 
 def run_tenants(
@@ -60,7 +60,7 @@ def run_tenants(
     for i, tenant in enumerate(names, 1):
         data = defs.resolve_job_def("tenant_data_job").execute_in_process(
             instance=instance, run_config=QUIET, raise_on_error=False,
-            tags=_range_tags(f"{start.isoformat()}|{tenant}", f"{end.isoformat()}|{tenant}"))
+            tags=range_tags(f"{start.isoformat()}|{tenant}", f"{end.isoformat()}|{tenant}"))
         runs = [data]
         if models and data.success:
             runs.append(defs.resolve_job_def("tenant_model_job").execute_in_process(

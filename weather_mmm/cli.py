@@ -41,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import tenant_summary
+    from weather_mmm.reports import portfolio_summary, tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
 
@@ -68,21 +68,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     for result in results:
         for line in check_lines(result):
             print(line)
-    if failed:
+    if not results[0].success:
         return EXIT_FAILED
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
         weather = pl.from_arrow(conn.execute(
             "select * from main.weather_daily where date between ? and ?", [start, end]).to_arrow_table())
         summary = None if args.weather_only else tenant_summary(conn)
+        portfolio = None if args.weather_only else portfolio_summary(conn)
     print(f"\nweather_daily: {weather.height} rows (warehouse {settings.warehouse_path()})")
     print("values per city over all variables (observed = real record, derived = physics from real values, "
           "filled = climatology generator):")
     print(text_table(flag_summary(weather)))
-    if summary is not None:
+    if summary is not None and summary.height:
         print("\ntenants (simulated truth):")
         print(text_table(summary))
-    print(f"\ndone in {elapsed:.0f} s")
-    return EXIT_OK
+    if portfolio is not None and "r2_mmm" in portfolio.columns:
+        print("\nmodels and plans (estimate [90% interval] vs truth; budget change and lift over the next "
+              "horizon against keeping the current allocation):")
+        print(text_table(portfolio))
+    print(f"\ndone in {elapsed:.0f} s" + (" with failures (see the errors above)" if failed else ""))
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -12,7 +12,10 @@ import assets.models
 import assets.simulation
 import assets.weather
 from resources import WeatherSource, warehouse_io_manager, warehouse_resource
+from sensors.failures import run_failure_recorder
 from sensors.jobs import JOBS
+from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
+from sensors.weather_files import weather_files_sensor
 
 MODULES = [assets.weather, assets.simulation, assets.features, assets.models, assets.mmm, assets.allocation]
 
@@ -23,6 +26,8 @@ def build_definitions() -> dg.Definitions:
         assets=dg.load_assets_from_modules(MODULES),
         asset_checks=dg.load_asset_checks_from_modules(MODULES),
         jobs=JOBS,
+        schedules=[daily_weather_schedule, daily_tenant_data_schedule, weekly_model_schedule],
+        sensors=[weather_files_sensor, run_failure_recorder],
         resources={
             "warehouse_io_manager": warehouse_io_manager(),
             "duckdb": warehouse_resource(),

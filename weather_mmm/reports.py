@@ -9,8 +9,11 @@ import polars as pl
 def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per tenant: tier, days, revenue (USD/day), spend (USD/day), true ROAS per channel, true weather share.
 
-    Sources: ``tenant_catalog``, ``tenant_sales``, ``tenant_spend``, ``tenant_ground_truth``.
+    Sources: ``tenant_catalog``, ``tenant_sales``, ``tenant_spend``, ``tenant_ground_truth``; empty before
+    they exist.
     """
+    if not {"tenant_catalog", "tenant_sales", "tenant_spend", "tenant_ground_truth"} <= _tables(conn):
+        return pl.DataFrame()
     return pl.from_arrow(conn.execute("""
         with sales as (select tenant, count(distinct date) n_days, sum(revenue) / count(distinct date) revenue_per_day
                        from main.tenant_sales group by tenant),
@@ -27,3 +30,61 @@ def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         from main.tenant_catalog c join sales s using (tenant) join spend p using (tenant) left join truth t using (tenant)
         order by array_position(['extreme', 'high', 'medium', 'low'], c.tier), c.tenant
     """).to_arrow_table())
+
+
+def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+
+
+def _read(conn: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(conn.execute(sql).to_arrow_table())
+
+
+def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The main job's closing table, one row per tenant with a model: tier; holdout R² of the best baseline and
+    of the MMM; per channel the MMM's ROAS with its 90 % interval next to the true ROAS; the weather share of
+    revenue (estimated vs true, %); the model version's status; the recommended change of budget per channel
+    and the expected lift (USD over the horizon, 90 % interval).
+
+    Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``mmm_effects``,
+    ``tenant_ground_truth``, ``allocation_summary``. Missing tables leave their columns empty.
+    """
+    have = _tables(conn)
+    if "tenant_catalog" not in have:
+        return pl.DataFrame()
+    rows = _read(conn, "select tenant, tier from main.tenant_catalog")
+    if "baseline_summary" in have:
+        rows = rows.join(_read(conn, "select tenant, round(holdout_r2, 3) r2_best_baseline from main.baseline_summary where best"),
+                         on="tenant", how="left")
+    if "mmm_diagnostics" not in have:
+        return rows
+    rows = rows.join(_read(conn, "select tenant, round(holdout_r2, 3) r2_mmm, status model_status from main.mmm_diagnostics"),
+                     on="tenant", how="inner")
+    effects = _read(conn, "select * from main.mmm_effects")
+    truth = (_read(conn, "select tenant, key, parameter, value from main.tenant_ground_truth "
+                         "where parameter in ('true_roas', 'weather_share')")
+             if "tenant_ground_truth" in have else pl.DataFrame(schema={"tenant": pl.Utf8, "key": pl.Utf8, "parameter": pl.Utf8, "value": pl.Float64}))
+    true_roas = {(t, k): v for t, k, p, v in truth.iter_rows() if p == "true_roas"}
+    true_share = {t: v for t, k, p, v in truth.iter_rows() if p == "weather_share"}
+    plans = _read(conn, "select * from main.allocation_summary") if "allocation_summary" in have else None
+    extra = []
+    for tenant in rows["tenant"]:
+        e = effects.filter(pl.col("tenant") == tenant)
+        out = {"tenant": tenant}
+        for r in e.filter(pl.col("kind") == "roas").sort("key").iter_rows(named=True):
+            true = true_roas.get((tenant, r["key"]))
+            out[f"roas_{r['key']}"] = (f"{r['mean']:.2f} [{r['lo90']:.2f}, {r['hi90']:.2f}]"
+                                       + (f" vs {true:.2f}" if true is not None else ""))
+        share = e.filter(pl.col("kind") == "weather_share")
+        if share.height:
+            out["weather_share_pct"] = f"{100 * share['mean'][0]:+.1f}" + (
+                f" vs {100 * true_share[tenant]:+.1f}" if tenant in true_share else "")
+        if plans is not None and (p := plans.filter(pl.col("tenant") == tenant)).height:
+            moves = p.filter(pl.col("channel") != "all").sort("channel")
+            out["budget_change"] = ", ".join(f"{c} {r / cur - 1:+.0%}" for c, cur, r in
+                                             moves.select("channel", "current_spend", "recommended_spend").iter_rows() if cur > 0)
+            a = p.filter(pl.col("channel") == "all").row(0, named=True)
+            out["lift_usd"] = f"{a['lift_mean']:+,.0f} [{a['lift_lo90']:+,.0f}, {a['lift_hi90']:+,.0f}]"
+        extra.append(out)
+    return rows.join(pl.DataFrame(extra), on="tenant", how="left").sort(
+        pl.col("tier").replace_strict({"extreme": 0, "high": 1, "medium": 2, "low": 3}, default=4), "tenant")

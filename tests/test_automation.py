@@ -1,0 +1,131 @@
+"""Automation: the weather-files sensor with its cursor, the schedules, the failure recorder, and a backfill run
+twice against a temporary warehouse."""
+
+import datetime as dt
+import json
+import uuid
+
+import dagster as dg
+import duckdb
+import polars as pl
+import responses
+from dagster._core.definitions.partitions.context import partition_loading_context
+from dagster._core.storage.dagster_run import DagsterRun
+
+from sensors.failures import notify, record_failure
+from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
+from sensors.weather_files import EVENT_TAG, weather_files_sensor
+
+
+def _tick(instance, cursor):
+    from weather_mmm.definitions import defs
+
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    with partition_loading_context(dynamic_partitions_store=instance):
+        result = weather_files_sensor.evaluate_tick(context)
+    return result, context.cursor
+
+
+def _succeed(instance, event, stage, job):
+    instance.add_run(DagsterRun(job_name=job, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.SUCCESS,
+                                tags={EVENT_TAG: event, "weather_mmm/stage": stage}))
+
+
+def test_weather_sensor_one_event_one_refresh_in_order(seeds_copy, monkeypatch):
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(seeds_copy))
+    instance = dg.DagsterInstance.ephemeral()
+    from weather_mmm.simulation.catalog import simulated_tenants
+    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    first, cursor = _tick(instance, None)
+    assert not first.run_requests and "first look" in first.skip_message
+    unchanged, cursor = _tick(instance, cursor)
+    assert not unchanged.run_requests and unchanged.skip_message == "no seed file changed"
+
+    # a corrected reading in Chicago's 2017 record (the real year behind calendar 2023)
+    path = seeds_copy / "chicago.json"
+    doc = json.loads(path.read_text())
+    i = doc["daily"]["time"].index("2017-07-04")
+    doc["daily"]["temperature_2m_max"][i] += 3.0
+    path.write_text(json.dumps(doc))
+    event, cursor = _tick(instance, cursor)
+    (weather,) = event.run_requests
+    assert weather.job_name == "weather_job"
+    assert weather.tags["dagster/asset_partition_range_start"] == "2023-01-01"
+    pending = json.loads(cursor)["pending"]
+    assert pending["cities"] == ["chicago"] and pending["tenants"]
+    # every tenant selling in Chicago, and only those
+    from weather_mmm.simulation.catalog import build_catalog
+    assert set(pending["tenants"]) == {p.tenant for p in build_catalog() if "chicago" in p.geos}
+
+    # a restarted daemon (same cursor) neither repeats the weather run nor moves on before it succeeded
+    again, same = _tick(instance, cursor)
+    assert not again.run_requests and "waiting" in again.skip_message and same == cursor
+
+    _succeed(instance, pending["event"], "weather", "weather_job")
+    data, cursor = _tick(instance, cursor)
+    assert {r.job_name for r in data.run_requests} == {"tenant_data_job"}
+    assert len(data.run_requests) == len(pending["tenants"])
+    assert data.run_requests[0].tags["dagster/asset_partition_range_start"] == f"2023-01-01|{pending['tenants'][0]}"
+    for _ in pending["tenants"]:
+        _succeed(instance, pending["event"], "data", "tenant_data_job")
+    models, cursor = _tick(instance, cursor)
+    assert sorted(r.partition_key for r in models.run_requests) == pending["tenants"]
+    assert {r.job_name for r in models.run_requests} == {"tenant_model_job"}
+    for _ in pending["tenants"]:
+        _succeed(instance, pending["event"], "models", "tenant_model_job")
+    done, cursor = _tick(instance, cursor)
+    assert not done.run_requests and json.loads(cursor)["pending"] is None
+    quiet, _ = _tick(instance, cursor)
+    assert not quiet.run_requests and quiet.skip_message == "no seed file changed"
+
+
+def test_schedules_request_the_newest_complete_day_and_weekly_refits(tmp_path):
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    instance.add_dynamic_partitions("tenant", ["acme", "zenith"])
+    when = dt.datetime(2026, 11, 21, 6, 0, tzinfo=dt.timezone.utc)
+    from weather_mmm.definitions import defs
+
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    with partition_loading_context(dynamic_partitions_store=instance):
+        weather = daily_weather_schedule.evaluate_tick(context).run_requests
+        data = daily_tenant_data_schedule.evaluate_tick(context).run_requests
+        models = weekly_model_schedule.evaluate_tick(context).run_requests
+    assert [(r.run_key, r.tags["dagster/asset_partition_range_start"]) for r in weather] == [("weather:2026-11-16", "2026-11-16")]
+    assert [r.tags["dagster/asset_partition_range_end"] for r in data] == ["2026-11-16|acme", "2026-11-16|zenith"]
+    assert [r.partition_key for r in models] == ["acme", "zenith"]
+
+
+@responses.activate
+def test_failures_are_recorded_once_and_notified():
+    conn = duckdb.connect()
+    when = dt.datetime(2026, 11, 21, 7)
+    record_failure(conn, "r1", "tenant_model_job", "step mmm_fit failed: boom", when)
+    record_failure(conn, "r1", "tenant_model_job", "step mmm_fit failed: boom", when)
+    assert conn.execute("select count(*), max(error) from run_failures").fetchone() == (1, "step mmm_fit failed: boom")
+    responses.post("https://hooks.example.com/x", json={"ok": True})
+    notify("https://hooks.example.com/x", "r1", "tenant_model_job", "boom")
+    assert json.loads(responses.calls[0].request.body) == {"text": "weather-mmm run r1 of tenant_model_job failed: boom"}
+
+
+def test_backfill_of_three_tenants_twice_leaves_identical_tables(warehouse, open_meteo_dir, monkeypatch):
+    from sensors.jobs import run_tenants, run_weather
+    from weather_mmm.cli import _instance
+    from weather_mmm.definitions import build_definitions
+
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
+    monkeypatch.setenv("WEATHER_MMM_CALENDAR_END", "2023-01-30")
+    defs, instance = build_definitions(), _instance()
+    start, end = dt.date(2023, 1, 1), dt.date(2023, 1, 30)
+    tenants = ["pixelpro_software", "stormready_supply", "icebox_treats"]
+    snapshots = []
+    for _ in range(2):
+        assert run_weather(defs, instance, start, end).success
+        results = run_tenants(defs, instance, start, end, tenants, progress=lambda _: None, checks=False, models=False)
+        assert all(r.success for r in results)
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            snapshots.append({t: pl.from_arrow(conn.execute(f"select * from {t} order by all").to_arrow_table())
+                              for t in ("weather_daily", "tenant_sales", "tenant_spend", "tenant_features", "tenant_media_features")})
+    first, second = snapshots
+    assert first["tenant_sales"]["tenant"].n_unique() == 3 and first["tenant_features"].height == 3 * 30
+    for table in first:
+        assert first[table].equals(second[table]), table
