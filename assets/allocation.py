@@ -107,9 +107,18 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     return table, summary
 
 
+def _no_allocations(duckdb: DuckDBResource) -> dg.AssetCheckResult | None:
+    with duckdb.get_connection() as conn:
+        present = conn.execute("select count(*) from information_schema.tables where table_name = 'budget_allocation'").fetchone()[0]
+    return None if present else dg.AssetCheckResult(passed=False, description="no tenant has an allocation yet "
+                                                    "(see budget_allocation's step errors)")
+
+
 @dg.asset_check(asset="budget_allocation", additional_deps=["allocation_summary"], pool=WAREHOUSE_POOL, blocking=True,
                 description="Every channel-day inside its bounds and the plan's total equal to the budget.")
 def allocation_respects_constraints(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    if (missing := _no_allocations(duckdb)) is not None:
+        return missing
     plans, summary = read_tables(duckdb, "budget_allocation", "allocation_summary")
     return check_result(quality.constraints_respected(plans, summary))
 
@@ -119,6 +128,8 @@ def allocation_respects_constraints(duckdb: DuckDBResource) -> dg.AssetCheckResu
                 description="On the true response functions and actual weather: the plan earns at least the current "
                             "allocation for every simulated tenant and ≥ 90 % of the optimal uplift where that exceeds 2 %.")
 def allocation_beats_current_in_truth(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    if (missing := _no_allocations(duckdb)) is not None:
+        return missing
     plans, summary, catalog = read_tables(duckdb, "budget_allocation", "allocation_summary", "tenant_catalog")
     simulated = set(catalog.filter(pl.col("source") == "simulated")["tenant"])
     with duckdb.get_connection() as conn:
