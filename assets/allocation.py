@@ -7,7 +7,6 @@ import zlib
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
@@ -23,8 +22,6 @@ from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
 from weather_mmm.allocation.optimize import allocate
 from weather_mmm.models import store
-from weather_mmm.simulation.catalog import get_profile
-from weather_mmm.simulation.plans import TruePlans
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.forecast import read_forecast_file, simulated_forecast
@@ -41,9 +38,8 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
     before them, from the weather that then happened plus lead-time error (seeded by tenant)."""
     path = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     if path:
-        first = pl.read_csv(path, columns=["date"], try_parse_dates=True)["date"].min()
-        issued = first - dt.timedelta(days=1)
-        return read_forecast_file(Path(path), issued), issued, f"forecast file {path}"
+        forecast = read_forecast_file(Path(path))
+        return forecast, forecast["date"].min() - dt.timedelta(days=1), f"forecast file {path}"
     issued = last_day - dt.timedelta(days=horizon_days())
     observed = pl.from_arrow(conn.execute(
         "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
@@ -131,26 +127,8 @@ def allocation_beats_current_in_truth(duckdb: DuckDBResource) -> dg.AssetCheckRe
     if (missing := _no_allocations(duckdb)) is not None:
         return missing
     plans, summary, catalog = read_tables(duckdb, "budget_allocation", "allocation_summary", "tenant_catalog")
-    simulated = set(catalog.filter(pl.col("source") == "simulated")["tenant"])
+    simulated = catalog.filter(pl.col("source") == "simulated")["tenant"].implode()
     with duckdb.get_connection() as conn:
         weather = pl.from_arrow(conn.execute("select * from main.weather_daily").to_arrow_table())
-    clim, end = load_climatology(), weather["date"].max()
-    rows = []
-    for tenant in sorted(simulated & set(plans["tenant"])):
-        p = plans.filter(pl.col("tenant") == tenant).sort("date")
-        profile = get_profile(tenant)
-        channels = [c.channel for c in profile.channels]
-        dates = sorted(p["date"].unique().to_list())
-
-        def grid(column: str) -> np.ndarray:
-            return p.pivot(on="channel", index="date", values=column).sort("date").select(channels).to_numpy()
-
-        s = summary.filter(pl.col("tenant") == tenant)
-        bounds = np.array([s.filter(pl.col("channel") == c).select("min_daily", "max_daily").row(0) for c in channels])
-        truth = TruePlans(profile, weather, clim, end, dates)
-        current, recommended = grid("current_spend"), grid("recommended_spend")
-        optimal = truth.optimal(bounds, float(recommended.sum()), current * recommended.sum() / current.sum())
-        rows.append({"tenant": tenant, "current": truth.incremental(current), "recommended": truth.incremental(recommended),
-                     "optimal": truth.incremental(optimal)})
-    return check_result(quality.truth_outcome(pl.DataFrame(rows, schema={"tenant": pl.Utf8, "current": pl.Float64,
-                                                                           "recommended": pl.Float64, "optimal": pl.Float64})))
+    values = quality.true_plan_values(plans.filter(pl.col("tenant").is_in(simulated)), summary, weather, load_climatology())
+    return check_result(quality.truth_outcome(values))

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
-from weather_mmm.allocation.quality import constraints_respected, truth_outcome
+from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
 from weather_mmm.models.mmm import MAX_LAG, WEATHER_INPUTS, MMMFit, MMMInputs, MMMSettings
 from weather_mmm.settings import CALENDAR_START
@@ -169,6 +169,17 @@ def test_true_plans_on_a_simulated_tenant(weather):
     best = truth.optimal(bounds, float(current.sum()), current)
     assert best.sum() == pytest.approx(current.sum(), rel=1e-6)
     assert truth.incremental(best) >= truth.incremental(current)
+    # the check's path: plans and bounds as stored in budget_allocation and allocation_summary
+    dates = [end - dt.timedelta(days=6 - k) for k in range(7)]
+    plans = pl.DataFrame([{"tenant": "stormready_supply", "date": d, "channel": c, "current_spend": v,
+                           "recommended_spend": v * (1.2 if c == "meta" else 1.0)}
+                          for d in dates for c, v in zip(("meta", "google", "email"), current[0])])
+    summary = pl.DataFrame([{"tenant": "stormready_supply", "channel": c, "min_daily": lo, "max_daily": hi}
+                            for c, (lo, hi) in zip(("meta", "google", "email"), bounds)])
+    values = true_plan_values(plans, summary, weather, load_climatology()).row(0, named=True)
+    assert values["current"] == pytest.approx(truth.incremental(current))
+    assert values["recommended"] == pytest.approx(truth.incremental(more))
+    assert values["optimal"] >= values["current"]
     outcome = truth_outcome(pl.DataFrame({"tenant": ["a", "b"], "current": [100.0, 100.0], "recommended": [101.0, 99.0],
                                           "optimal": [110.0, 100.5]}))
     assert not outcome.passed and "less for b" in outcome.summary and "captures 10%" in outcome.summary

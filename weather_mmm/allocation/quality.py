@@ -7,9 +7,12 @@ whose truly optimal plan (same constraints) would gain at least 2 %, it reaches 
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from weather_mmm.allocation.optimize import TOLERANCE_USD
+from weather_mmm.simulation.catalog import get_profile
+from weather_mmm.simulation.plans import TruePlans
 from weather_mmm.weather.quality import CheckOutcome
 
 OPTIMAL_GAIN_BAR, CAPTURE_BAR = 0.02, 0.90
@@ -58,3 +61,27 @@ def truth_outcome(rows: pl.DataFrame) -> CheckOutcome:
                            "optimal_gain": round(og, 4)}
                        for t, c, r, o, og, rg in rows.select("tenant", "current", "recommended", "optimal", "optimal_gain",
                                                              "recommended_gain").iter_rows()}})
+
+
+def true_plan_values(plans: pl.DataFrame, summary: pl.DataFrame, weather: pl.DataFrame, climatology: dict) -> pl.DataFrame:
+    """For each tenant in ``plans`` (budget_allocation rows of simulated tenants), the true incremental revenue
+    (USD) of its current, recommended and truly optimal plan (same bounds and budget), on the weather that
+    happened (``weather_daily`` rows up to the calendar's end). Columns: tenant, current, recommended, optimal."""
+    end, rows = weather["date"].max(), []
+    for tenant in sorted(plans["tenant"].unique()):
+        p = plans.filter(pl.col("tenant") == tenant)
+        profile = get_profile(tenant)
+        channels = [c.channel for c in profile.channels]
+
+        def grid(column: str) -> np.ndarray:
+            return p.pivot(on="channel", index="date", values=column).sort("date").select(channels).to_numpy()
+
+        s = summary.filter(pl.col("tenant") == tenant)
+        bounds = np.array([s.filter(pl.col("channel") == c).select("min_daily", "max_daily").row(0) for c in channels])
+        truth = TruePlans(profile, weather, climatology, end, sorted(p["date"].unique().to_list()))
+        current, recommended = grid("current_spend"), grid("recommended_spend")
+        optimal = truth.optimal(bounds, float(recommended.sum()), current * recommended.sum() / current.sum())
+        rows.append({"tenant": tenant, "current": truth.incremental(current), "recommended": truth.incremental(recommended),
+                     "optimal": truth.incremental(optimal)})
+    return pl.DataFrame(rows, schema={"tenant": pl.Utf8, "current": pl.Float64, "recommended": pl.Float64,
+                                      "optimal": pl.Float64})

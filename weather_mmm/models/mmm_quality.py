@@ -17,19 +17,25 @@ RHAT_BAR, ESS_BAR, DIVERGENT_BAR = 1.01, 400.0, 0.005
 COVERAGE_BAR, ROAS_ERROR_BAR, SHARE_PP_BAR, SHARE_TENANTS_BAR = 0.80, 0.20, 0.02, 0.80
 
 
+def convergence_misses(max_rhat: float, effect_ess: float, divergent_share: float) -> list[str]:
+    """The convergence bars one fit misses, each with its figure (empty when it converged)."""
+    why = []
+    if max_rhat > RHAT_BAR:
+        why.append(f"R-hat {max_rhat:.3f} > {RHAT_BAR}")
+    if effect_ess < ESS_BAR:
+        why.append(f"ESS {effect_ess:.0f} < {ESS_BAR:.0f}")
+    if divergent_share > DIVERGENT_BAR:
+        why.append(f"divergences {divergent_share:.2%} > 0.5%")
+    return why
+
+
 def convergence(diagnostics: pl.DataFrame, effects: pl.DataFrame) -> CheckOutcome:
     """Per tenant: R-hat, ESS of the ROAS draws and weather share, divergences. Names every failing tenant."""
     ess = effects.filter(pl.col("kind").is_in(["roas", "weather_share"])).group_by("tenant").agg(min_effect_ess=pl.col("ess").min())
     rows = diagnostics.join(ess, on="tenant", how="left").sort("tenant")
     misses = []
     for r in rows.iter_rows(named=True):
-        why = []
-        if r["max_rhat"] > RHAT_BAR:
-            why.append(f"R-hat {r['max_rhat']:.3f} > {RHAT_BAR}")
-        if (r["min_effect_ess"] or 0) < ESS_BAR:
-            why.append(f"ESS {r['min_effect_ess']:.0f} < {ESS_BAR:.0f}")
-        if r["divergent_share"] > DIVERGENT_BAR:
-            why.append(f"divergences {r['divergent_share']:.2%} > 0.5%")
+        why = convergence_misses(r["max_rhat"], r["min_effect_ess"] or 0, r["divergent_share"])
         if why:
             misses.append(f"{r['tenant']}: {', '.join(why)}")
     figures = {r["tenant"]: {"max_rhat": round(r["max_rhat"], 4), "min_effect_ess": round(r["min_effect_ess"] or 0, 0),
@@ -106,18 +112,12 @@ def feature_shift(inputs) -> dict[str, float]:
 def fit_status(diagnostics: dict, effect_ess: float, previous: dict | None, shifted: dict[str, float]) -> tuple[str, str]:
     """Status of a new fit for the model store: (``usable`` | ``not_converged`` | ``drifted``, reason).
 
-    Convergence bars as :func:`convergence`; drift against the ``previous`` usable version (a row of
+    Convergence bars as :func:`convergence_misses`; drift against the ``previous`` usable version (a row of
     ``model_versions``): holdout R² down more than 10 % (relative) or MAPE up more than 5 points, or a
     feature shifted more than 2 SD from its training window. Without a previous version there is nothing to
     fall back to, so drift is reported in the reason but the fit stays usable.
     """
-    why = []
-    if diagnostics["max_rhat"] > RHAT_BAR:
-        why.append(f"R-hat {diagnostics['max_rhat']:.3f} > {RHAT_BAR}")
-    if effect_ess < ESS_BAR:
-        why.append(f"ESS {effect_ess:.0f} < {ESS_BAR:.0f}")
-    if diagnostics["divergent_share"] > DIVERGENT_BAR:
-        why.append(f"divergences {diagnostics['divergent_share']:.2%} > 0.5%")
+    why = convergence_misses(diagnostics["max_rhat"], effect_ess, diagnostics["divergent_share"])
     if why:
         return "not_converged", "; ".join(why)
     drift = [f"{k} moved {v} SD from its training mean" for k, v in shifted.items()]

@@ -36,8 +36,9 @@ def _with_degree_days(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(hdd=(DEGREE_DAY_BASE_C - t).clip(lower_bound=0), cdd=(t - DEGREE_DAY_BASE_C).clip(lower_bound=0))
 
 
-def read_forecast_file(path: Path, issued: dt.date) -> pl.DataFrame:
-    """Read a forecast CSV (format in the module docstring) issued on ``issued``.
+def read_forecast_file(path: Path, issued: dt.date | None = None) -> pl.DataFrame:
+    """Read a forecast CSV (format in the module docstring) issued on ``issued`` (default: the day before its
+    first date).
 
     Raises:
         ForecastInputError: missing file or column, unparsable value, duplicate city-day, a day on or before
@@ -66,6 +67,8 @@ def read_forecast_file(path: Path, issued: dt.date) -> pl.DataFrame:
     dup = frame.filter(pl.struct("city", "date").is_duplicated())
     if dup.height:
         raise ForecastInputError(f"forecast file {path}: {dup['city'][0]} on {dup['date'][0]} appears twice")
+    if issued is None:
+        issued = frame["date"].min() - dt.timedelta(days=1)
     early = frame.filter(pl.col("date") <= issued)
     if early.height:
         raise ForecastInputError(f"forecast file {path}: {early['city'][0]} on {early['date'][0]} is not after "
