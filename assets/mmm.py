@@ -30,7 +30,7 @@ def mmm_settings() -> mmm.MMMSettings:
 
 @dg.multi_asset(
     outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "jax"})
-          for name in ("mmm_effects", "mmm_diagnostics", "mmm_decomposition")},
+          for name in ("mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves")},
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys] + ["tenant_catalog"],
     pool=WAREHOUSE_POOL,
@@ -42,7 +42,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     Tables: ``mmm_effects`` (kind roas | mroas | weather_share, key = channel, mean, lo90, hi90, ess, prior),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
     share of days with a negative baseline, model version and status), ``mmm_decomposition`` (date x
-    component, USD). The fit itself goes to the model store (``weather_mmm.models.store``) with a row in
+    component, USD), ``mmm_curves`` (response, adstock and weather curves with 90 % intervals,
+    ``mmm.curves``). The fit itself goes to the model store (``weather_mmm.models.store``) with a row in
     ``model_versions``: ``usable`` when it converged without drift, else kept for inspection only."""
     tenant = one_tenant(context.partition_keys)
     matrix, channels = tenant_matrix(duckdb, tenant)
@@ -76,7 +77,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     }, output_name="mmm_effects")
     tag = pl.lit(tenant).alias("tenant")
     return (effects.select(tag, pl.all()), diagnostics.select(tag, pl.all()),
-            decomposition.select(tag, pl.all()))
+            decomposition.select(tag, pl.all()), mmm.curves(fit).select(tag, pl.all()))
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,

@@ -37,5 +37,6 @@ def warehouse(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("WEATHER_MMM_WAREHOUSE", str(path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     monkeypatch.setenv("WEATHER_MMM_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("WEATHER_MMM_REPORTS", str(tmp_path / "reports"))
     (tmp_path / "dagster").mkdir()
     return path

@@ -12,7 +12,7 @@ from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
 from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
-from weather_mmm.models.mmm import MAX_LAG, WEATHER_INPUTS, MMMFit, MMMInputs, MMMSettings
+from weather_mmm.models.mmm import MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
 from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation.catalog import get_profile
 from weather_mmm.simulation.plans import TruePlans
@@ -23,7 +23,7 @@ from weather_mmm.weather.forecast import ForecastInputError, read_forecast_file,
 from weather_mmm.weather.seeds import read_seed_folder
 
 H = 7
-W = len(WEATHER_INPUTS)
+W, S = len(WEATHER_INPUTS), len(WEATHER_SIGNALS)
 
 
 def known_fit(half_saturation=(0.2, 3.0), draws=40) -> MMMFit:
@@ -40,7 +40,8 @@ def known_fit(half_saturation=(0.2, 3.0), draws=40) -> MMMFit:
     jitter = 1 + 0.05 * rng.standard_normal((1, draws, C))
     samples = {"decay": np.full((1, draws, C), 0.3), "half_saturation": np.array(half_saturation)[None, None] * jitter,
                "slope": np.full((1, draws, C), 1.0), "beta": np.full((1, draws, C), 0.6) * jitter,
-               "alpha": np.zeros((1, draws, C)), "gamma": np.zeros((1, draws, W)), "intercept": np.zeros((1, draws)),
+               "alpha": np.zeros((1, draws, C)), "gamma": np.zeros((1, draws, S)), "weather_decay": np.full((1, draws, S), 0.5),
+               "weather_scale": np.ones((1, draws, S)), "gamma_rain_cold": np.zeros((1, draws)), "intercept": np.zeros((1, draws)),
                "b": np.zeros((1, draws, 1)), "sigma": np.full((1, draws), 0.1)}
     return MMMFit(inputs, samples, MMMSettings(chains=1, draws=draws), 1.0, 0)
 

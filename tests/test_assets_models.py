@@ -1,15 +1,19 @@
 """One tenant through the main job's path: sales, spend, features, baselines and their checks, in a temp warehouse."""
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from weather_mmm.cli import main
 
 TENANT = "stormready_supply"
 
 
-def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_meteo_dir, monkeypatch, capsys):
+def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_meteo_dir, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
     monkeypatch.setenv("WEATHER_MMM_CALENDAR_END", "2024-06-30")
     monkeypatch.setenv("WEATHER_MMM_MMM_WARMUP", "100")
@@ -42,3 +46,28 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert status == "not_converged" and Path(path).exists()
     assert f"tenant {TENANT}: no usable model version to allocate from" in err
     assert "check mmm_converged" in out and "check mmm_recovers_the_truth" in out
+    # the HTML reports, rendered by a real browser: every plot decoded, the figures from the warehouse shown
+    assert f"reports: {tmp_path / 'reports' / 'index.html'}" in out
+    dom = _render(tmp_path / "reports" / f"{TENANT}.html", tmp_path)
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        r2, version = conn.execute("select holdout_r2, model_version from mmm_diagnostics").fetchone()
+        meta = conn.execute("select mean from mmm_effects where kind = 'roas' and key = 'meta'").fetchone()[0]
+        curves = dict(conn.execute("select kind, count(*) from mmm_curves group by kind").fetchall())
+    assert curves == {"response": 3 * 41, "adstock": 3 * 13, "weather": 4 * 41}
+    assert int(re.search(r'data-images-rendered="(\d+)"', dom).group(1)) == 6  # fit, contributions, ROAS, 3 curve panels
+    assert f"{r2:.3f}" in dom and version in dom and f"{meta:.3g}" in dom
+    assert "No allocation for this tenant" in dom
+    index = _render(tmp_path / "reports" / "index.html", tmp_path)
+    assert f'href="{TENANT}.html"' in index and 'data-images-rendered="1"' in index
+
+
+def _render(page: Path, tmp_path: Path) -> str:
+    """The DOM of ``page`` after headless Chromium loaded it (scripts run, images decoded)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (./dev test installs it with apt-get when it can)")
+    out = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                          "--disable-background-networking", "--disable-component-update", f"--user-data-dir={tmp_path / 'chromium'}",
+                          "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return out.stdout

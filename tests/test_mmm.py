@@ -35,11 +35,13 @@ def fitted():
     return mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=150, draws=100, chains=2)), sim
 
 
-def test_inputs_are_standardised_on_training_days_only(fitted):
+def test_inputs_are_scaled_on_training_days_only(fitted):
     fit, _ = fitted
     x = fit.inputs
-    assert np.allclose(x.weather[x.train].mean(0), 0, atol=1e-9)
-    assert not np.allclose(x.weather[x.holdout].mean(0), 0, atol=1e-3)
+    hdd = x.weather[:, 0] * x.weather_scale[0]  # back in °C·day
+    assert x.weather_scale[0] == pytest.approx(hdd[x.train][hdd[x.train] > 0].mean())
+    assert hdd[x.holdout][hdd[x.holdout] > 0].mean() != pytest.approx(x.weather_scale[0], rel=1e-3)
+    assert (x.weather >= 0).all() and set(x.weather_scale[:4]) == {x.weather_scale[0]}
     assert x.spend.shape == (len(x.dates), 3) and len(x.holdout) == round(len(x.dates) * 0.2)
 
 
@@ -62,3 +64,30 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     assert diag["draws"] == 200 and diag["max_rhat"] > 1.0 and diag["fit_seconds"] > 0
     hold = mmm.holdout_scores(fit)
     assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
+
+
+def test_curves_have_intervals_and_the_expected_shapes(fitted):
+    fit, _ = fitted
+    c = mmm.curves(fit)
+    assert set(c["kind"]) == {"response", "adstock", "weather"}
+    assert (c["lo90"] <= c["mean"] + 1e-9).all() and (c["mean"] <= c["hi90"] + 1e-9).all()
+    for ch in ("meta", "google", "email"):
+        r = c.filter((pl.col("kind") == "response") & (pl.col("key") == ch)).sort("x")
+        assert r["mean"][0] == 0 and (np.diff(r["mean"].to_numpy()) >= 0).all()  # no spend, no revenue; rising
+        a = c.filter((pl.col("kind") == "adstock") & (pl.col("key") == ch))
+        assert a.height == mmm.MAX_LAG + 1 and a["mean"].sum() == pytest.approx(1.0)
+    w = c.filter(pl.col("kind") == "weather").group_by("key").agg(pl.col("mean").first(), pl.col("x").max())
+    assert set(w["key"]) == set(mmm.WEATHER_SIGNALS) and np.allclose(w["mean"], 1.0)  # no weather, no effect
+    # sunscreen: more demand on hot days (cooling degree days)
+    cdd = c.filter((pl.col("kind") == "weather") & (pl.col("key") == "cdd")).sort("x")
+    assert cdd["mean"][-1] > 1.0
+
+
+def test_each_named_holiday_is_its_own_control():
+    from weather_mmm.features.build import holiday_events
+
+    days = [dt.date(2023, 11, 20) + dt.timedelta(days=i) for i in range(40)]
+    events = holiday_events(days)
+    assert {"Thanksgiving Day", "Black Friday", "Cyber Monday", "Christmas Eve", "Christmas Day"} <= set(events)
+    assert days[int(np.argmax(events["Black Friday"]))] == dt.date(2023, 11, 24)
+    assert all(v.sum() == 1 for v in events.values())

@@ -86,8 +86,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nmodels and plans (estimate [90% interval] vs truth; budget change and lift over the next "
               "horizon against keeping the current allocation):")
         print(text_table(portfolio))
+    if portfolio is not None and "r2_mmm" in portfolio.columns:
+        from weather_mmm.report_html import write_reports
+
+        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
+            pages = write_reports(conn, settings.reports_dir())
+        print(f"\nreports: {pages[0]} (portfolio) and {len(pages) - 1} tenant page(s) beside it")
     print(f"\ndone in {elapsed:.0f} s" + (" with failures (see the errors above)" if failed else ""))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print one tenant's results from the warehouse and write its report page."""
+    import duckdb
+    import polars as pl
+
+    from weather_mmm.report_html import tenant_report
+    from weather_mmm.reports import portfolio_summary
+    from weather_mmm.tables import text_table
+
+    path = settings.warehouse_path()
+    if not path.exists():
+        raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        summary = portfolio_summary(conn)
+        if summary.is_empty() or args.tenant not in summary["tenant"].to_list():
+            known = ", ".join(summary["tenant"].to_list()) if summary.height else "none"
+            raise WeatherMMMError(f"tenant {args.tenant} has no model in {path} (tenants with a model: {known})")
+        try:
+            page = tenant_report(conn, args.tenant, settings.reports_dir())
+        except ValueError as exc:
+            raise WeatherMMMError(str(exc)) from None
+    row = summary.filter(pl.col("tenant") == args.tenant)
+    print(text_table(row.transpose(include_header=True, header_name="figure", column_names=["value"])))
+    print(f"report: {page}")
+    return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -145,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="weather-mmm",
         description="Marketing-mix models with weather: run the pipeline, inspect results, manage inputs.",
         epilog="Settings come from the environment: WEATHER_MMM_WEATHER_SOURCE (auto|seeds|api|climatology), "
-               "WEATHER_MMM_WEATHER_SEEDS, WEATHER_MMM_WAREHOUSE, WEATHER_MMM_CALENDAR_END, DAGSTER_HOME.",
+               "WEATHER_MMM_WEATHER_SEEDS, WEATHER_MMM_WAREHOUSE, WEATHER_MMM_REPORTS, WEATHER_MMM_CALENDAR_END, DAGSTER_HOME.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the main job in-process and print a summary")
@@ -154,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tenant", help="only this tenant (after the catalog)")
     run.add_argument("--weather-only", action="store_true", help="only materialize weather_daily")
     run.set_defaults(func=cmd_run)
+    show = sub.add_parser("show", help="print a tenant's results and write its HTML report")
+    show.add_argument("tenant")
+    show.set_defaults(func=cmd_show)
     imp = sub.add_parser(
         "import", help="import a real tenant's daily CSV/Parquet files and materialize its tables",
         description="Validate a real tenant's files (date, geo, revenue, orders, spend_<channel>, optional "

@@ -62,6 +62,11 @@ def calendar_end() -> dt.date:
     return end
 
 
+def reports_dir() -> Path:
+    """HTML reports (static pages): ``WEATHER_MMM_REPORTS`` or ``storage/reports``."""
+    return env_path("WEATHER_MMM_REPORTS", STORAGE_DIR / "reports")
+
+
 def models_dir() -> Path:
     """Model store (one artifact per fit): ``WEATHER_MMM_MODELS`` or ``storage/models``."""
     return env_path("WEATHER_MMM_MODELS", STORAGE_DIR / "models")

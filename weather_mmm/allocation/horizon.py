@@ -9,7 +9,7 @@ import polars as pl
 
 from weather_mmm.allocation.optimize import CURRENT_DAYS
 from weather_mmm.features.normals import normal_features, weighted_weather
-from weather_mmm.models.mmm import MAX_LAG, MMMFit, standardised_weather
+from weather_mmm.models.mmm import MAX_LAG, MMMFit, model_weather
 from weather_mmm.weather.climatology import CityClimatology
 from weather_mmm.weather.forecast import planning_weather
 
@@ -31,7 +31,7 @@ def spend_history(matrix: pl.DataFrame, channels: list[str], issued: dt.date) ->
 
 def horizon_weather(fit: MMMFit, geos: dict[str, float], observed: pl.DataFrame, forecast: pl.DataFrame,
                     climatology: dict[str, CityClimatology]) -> tuple[list[dt.date], np.ndarray]:
-    """(horizon dates, [H + MAX_LAG, W] standardised model weather): the tenant's geo-weighted weather
+    """(horizon dates, [H + MAX_LAG, W] scaled model weather): the tenant's geo-weighted weather
     features from observed days before the horizon and the ``forecast`` on it, then normal weather for the
     carryover days after it. Only what is known at planning time enters."""
     dates = sorted(forecast["date"].unique().to_list())
@@ -40,4 +40,4 @@ def horizon_weather(fit: MMMFit, geos: dict[str, float], observed: pl.DataFrame,
     planned = weighted_weather(geos, frames, dates)
     tail = [dates[-1] + dt.timedelta(days=k) for k in range(1, MAX_LAG + 1)]
     normal = normal_features(geos, climatology, tail)
-    return dates, np.vstack([standardised_weather(fit.inputs, planned), standardised_weather(fit.inputs, normal)])
+    return dates, np.vstack([model_weather(fit.inputs, planned), model_weather(fit.inputs, normal)])

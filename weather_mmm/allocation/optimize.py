@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 from scipy.optimize import minimize
 
-from weather_mmm.models.mmm import INTERVAL, MAX_LAG, MMMFit, _lagged, _media
+from weather_mmm.models.mmm import INTERVAL, MAX_LAG, WEATHER_PARAMS, MMMFit, _lagged, _media, log_weather
 
 CURRENT_DAYS = 28
 DEFAULT_BOUND_SHARE = 0.30
@@ -125,8 +125,8 @@ class ResponseModel:
         self.channels = fit.inputs.channels
         self._params = {k: d[k] for k in ("decay", "half_saturation", "slope")}
         self._beta = d["beta"]
-        log_w = jnp.asarray(weather) @ d["gamma"].T  # [H + L, S]
-        self._amp = jnp.exp(d["alpha"][:, None, :] * log_w.T[:, :, None])  # [S, H + L, C]
+        log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather))  # [S, H + L]
+        self._amp = jnp.exp(d["alpha"][:, None, :] * log_w[:, :, None])  # [S, H + L, C]
         self._history = jnp.asarray(history[-MAX_LAG:] / fit.inputs.spend_scale)
         self._scale = jnp.asarray(fit.inputs.spend_scale)
         self._revenue_scale = fit.inputs.revenue_scale

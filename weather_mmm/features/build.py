@@ -113,6 +113,25 @@ def _holidays(dates: pl.Series) -> tuple[pl.Series, pl.Series]:
     return dates.is_in(sorted(other - peak)).cast(pl.Int8), dates.is_in(sorted(peak)).cast(pl.Int8)
 
 
+def holiday_events(dates: list[dt.date]) -> dict[str, np.ndarray]:
+    """One 0/1 flag per named calendar event over ``dates`` (a list of days): every US public holiday of the
+    ``holidays`` package (observed days under the holiday's name) plus Black Friday, Cyber Monday and
+    Christmas Eve. Prophet's approach (one regressor per holiday, Taylor & Letham 2018): holidays move demand
+    in opposite directions (Christmas Day down, Black Friday up), so one shared flag cannot describe them.
+    Returns name -> array [len(dates)] of floats, only for events that occur in ``dates``."""
+    years = range(min(dates).year, max(dates).year + 1)
+    named: dict[dt.date, str] = {}
+    for day, name in holidays_lib.country_holidays("US", years=years).items():
+        named[day] = name.replace(" (observed)", "")
+        if name.startswith("Thanksgiving"):
+            named[day + dt.timedelta(days=1)] = "Black Friday"
+            named[day + dt.timedelta(days=4)] = "Cyber Monday"
+    for y in years:
+        named[dt.date(y, 12, 24)] = "Christmas Eve"
+    labels = [named.get(d) for d in dates]
+    return {name: np.array([lab == name for lab in labels], dtype=float) for name in sorted({x for x in labels if x})}
+
+
 def build_features(
     tenant: str,
     sales: pl.DataFrame,

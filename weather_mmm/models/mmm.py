@@ -4,12 +4,18 @@ Expected revenue on day t (USD, divided by the mean training revenue inside the 
 
     mu(t) = B(t) * W(t) + sum_c beta_c * hill_c(adstock_c(t)) * W(t) ** alpha_c
 
-* baseline ``B(t) = exp(a + controls(t) . b)``: trend, yearly Fourier (3 harmonics), weekday, holidays,
-  peak shopping days, gift season, paydays, month end, promotion depth and its 7-day hangover;
-* weather ``W(t) = exp(weather(t) . gamma)`` acts on demand multiplicatively (weather scales how many
-  people want the product; an additive term on a multiplicative world overstates the weather share, see
-  ``docs/field.md``). Inputs: heating and cooling degree days (day and 7-day mean), ``log1p`` of
-  precipitation (day and day before) and of snowfall (day and day before): saturating at extremes;
+* baseline ``B(t) = exp(a + controls(t) . b)``: trend, yearly Fourier (3 harmonics), weekday, one flag
+  per named holiday (Christmas Day and Black Friday move demand in opposite directions, and channels such
+  as email go dark on holidays, so a shared holiday flag would hand the holidays' dips to media), gift season, paydays, month end, promotion depth and its 7-day hangover;
+* weather ``W(t) = exp(sum_s gamma_s f_s(t) + gamma_rc f_precip(t) f_hdd(t))`` acts on demand
+  multiplicatively (weather scales how many people want the product; an additive term on a multiplicative
+  world overstates the weather share, see ``docs/field.md``). For each signal s (heating and cooling degree
+  days, precipitation, snowfall) ``x_s`` is its lag-weighted value over the day and the 3 before (geometric
+  weights, decay ~ Beta(2, 2)), and ``f_s = (1 - exp(-x_s / k_s)) / (1 - exp(-1 / k_s))`` a saturating
+  response (extremes add less and less) with its scale ``k_s ~ LogNormal(0, 0.7)`` in units of the signal's
+  typical non-zero training value; ``f_s`` is 1 at that typical value, so ``gamma_s ~ Normal(0, 0.5)`` is
+  the log-multiplier of demand on a typical hot, cold, rainy or snowy day, and ``gamma_rc ~ Normal(0, 0.3)``
+  the extra effect of rain on a cold day;
 * media: geometric adstock (decay ~ Beta(2, 2), lags 0-12, weights normalised) then Hill saturation
   (half-saturation relative to the channel's mean spend ~ LogNormal(0, 0.6); slope ~ LogNormal(log 1.5,
   0.4), so S-shaped curves are allowed) (Jin et al. 2017, Google); effects are non-negative;
@@ -45,20 +51,20 @@ import polars as pl  # noqa: E402
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin  # noqa: E402
 from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 
+from weather_mmm.features.build import holiday_events  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 
 #: Bumped whenever the model changes what it estimates; stored with every fit and used as Dagster code version.
-CODE_VERSION = "mmm-3"
+CODE_VERSION = "mmm-4"
 MAX_LAG = 12
 HARMONICS = 3
-WEATHER_INPUTS = {  # model input -> (feature column, transform)
-    "hdd": ("hdd", None), "cdd": ("cdd", None), "hdd_7d": ("hdd_7d", None), "cdd_7d": ("cdd_7d", None),
-    "log1p_precip": ("precip", "log1p"), "log1p_precip_lag1": ("precip_lag1", "log1p"),
-    "log1p_snow": ("snow", "log1p"), "log1p_snow_lag1": ("snow_lag1", "log1p"),
-}
+WEATHER_SIGNALS = ("hdd", "cdd", "precip", "snow")
+WEATHER_LAGS = 4  # the day and the 3 before
+#: Model weather input -> feature column, signal-major: hdd, hdd_lag1, ..., snow_lag3.
+WEATHER_INPUTS = {(f"{s}_lag{k}" if k else s): (f"{s}_lag{k}" if k else s) for s in WEATHER_SIGNALS for k in range(WEATHER_LAGS)}
 CONTROLS = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("sin", "cos")],
-            *[f"weekday_{d}" for d in range(1, 7)], "holiday", "holiday_peak", "gift_season", "payday",
-            "month_end", "promo_depth", "promo_depth_7d"]
+            *[f"weekday_{d}" for d in range(1, 7)], "gift_season", "payday", "month_end", "promo_depth",
+            "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
 ROAS_PRIOR = (np.log(2.0), 0.6)
 INTERVAL = (5.0, 95.0)
 
@@ -84,28 +90,30 @@ class MMMInputs:
     revenue: np.ndarray  # [T] USD
     spend: np.ndarray  # [T, C] USD
     controls: np.ndarray  # [T, K] standardised on training days
-    weather: np.ndarray  # [T, W] standardised on training days
-    weather_normal: np.ndarray  # [T, W] the same inputs under normal weather, same standardisation
+    weather: np.ndarray  # [T, W] signals x lags 0-3 (WEATHER_INPUTS), each over its typical training value
+    weather_normal: np.ndarray  # [T, W] the same inputs under normal weather, same scaling
     spend_scale: np.ndarray  # [C] mean training spend, USD/day
-    weather_center: np.ndarray  # [W] training mean of each weather input (before standardisation)
-    weather_scale: np.ndarray  # [W] training SD of each weather input
+    weather_center: np.ndarray  # [W] zeros (kept so stored fits say how inputs were scaled)
+    weather_scale: np.ndarray  # [W] typical non-zero training value of the input's signal (°C·day, mm, cm)
     revenue_scale: float  # mean training revenue, USD/day
     train: np.ndarray
     holdout: np.ndarray
 
 
 def _weather_block(frame: pl.DataFrame) -> np.ndarray:
-    cols = []
-    for column, transform in WEATHER_INPUTS.values():
-        x = frame[column].fill_null(strategy="backward").fill_null(0.0).to_numpy().astype(float)
-        cols.append(np.log1p(np.maximum(x, 0)) if transform == "log1p" else x)
-    return np.column_stack(cols)
+    return np.column_stack([np.maximum(frame[column].fill_null(strategy="backward").fill_null(0.0).to_numpy().astype(float), 0.0)
+                            for column in WEATHER_INPUTS.values()])
 
 
-def standardised_weather(inputs: MMMInputs, frame: pl.DataFrame) -> np.ndarray:
+def model_weather(inputs: MMMInputs, frame: pl.DataFrame) -> np.ndarray:
     """The model's weather inputs [rows, W] from any frame with the feature columns of :data:`WEATHER_INPUTS`
-    (observed, normal or forecast weather), standardised as in training."""
+    (observed, normal or forecast weather), scaled as in training (each signal by its typical non-zero value)."""
     return (_weather_block(frame) - inputs.weather_center) / inputs.weather_scale
+
+
+def _typical(values: np.ndarray) -> float:
+    positive = values[values > 0]
+    return float(positive.mean()) if positive.size else 1.0
 
 
 def prepare(matrix: pl.DataFrame, normals: pl.DataFrame, channels: list[str], skip_days: int = 14) -> MMMInputs:
@@ -125,7 +133,9 @@ def prepare(matrix: pl.DataFrame, normals: pl.DataFrame, channels: list[str], sk
     extra = {**{f"sin{k}": np.sin(k * doy) for k in range(1, HARMONICS + 1)},
              **{f"cos{k}": np.cos(k * doy) for k in range(1, HARMONICS + 1)},
              **{f"weekday_{d}": (weekday == d).astype(float) for d in range(1, 7)}}
-    controls = np.column_stack([extra[c] if c in extra else frame[c].to_numpy().astype(float) for c in CONTROLS])
+    events = holiday_events(frame["date"].to_list())
+    controls = np.column_stack([extra[c] if c in extra else frame[c].to_numpy().astype(float) for c in CONTROLS]
+                               + list(events.values()))
     revenue = frame["revenue"].to_numpy().astype(float)
     if (revenue <= 0).any():
         i = int(np.argmax(revenue <= 0))
@@ -135,8 +145,8 @@ def prepare(matrix: pl.DataFrame, normals: pl.DataFrame, channels: list[str], sk
     spend = np.column_stack([frame[f"spend_{c}"].fill_null(0.0).to_numpy().astype(float) for c in channels])
     weather = _weather_block(frame)
     normal = _weather_block(frame.select("date").join(normals, on="date", how="left"))
-    mean, sd = weather[train].mean(0), weather[train].std(0)
-    sd = np.where(sd > 1e-9, sd, 1.0)
+    mean = np.zeros(weather.shape[1])  # weather stays non-negative: each signal divided by its typical value
+    sd = np.repeat([_typical(weather[train][:, i * WEATHER_LAGS]) for i in range(len(WEATHER_SIGNALS))], WEATHER_LAGS)
     cmean, csd = controls[train].mean(0), controls[train].std(0)
     csd = np.where(csd > 1e-9, csd, 1.0)
     return MMMInputs(
@@ -164,6 +174,22 @@ def _media(params: dict, lagged: jnp.ndarray) -> jnp.ndarray:
     return ad_n / (ad_n + jnp.power(k, n))
 
 
+def log_weather(params: dict, weather) -> jnp.ndarray:
+    """Log weather multiplier of demand, [..., T] for params with leading dims [...] (``weather_decay``,
+    ``weather_scale``, ``gamma`` [..., S], ``gamma_rain_cold``) and scaled weather inputs [T, S * 4]."""
+    x = jnp.asarray(weather).reshape(weather.shape[0], len(WEATHER_SIGNALS), WEATHER_LAGS)
+    w = params["weather_decay"][..., :, None] ** jnp.arange(WEATHER_LAGS)  # [..., S, L]
+    w = w / w.sum(-1, keepdims=True)
+    lagged = jnp.einsum("tsl,...sl->...ts", x, w)
+    k = params["weather_scale"][..., None, :]
+    f = (1 - jnp.exp(-lagged / k)) / (1 - jnp.exp(-1 / k))
+    rain_cold = f[..., WEATHER_SIGNALS.index("precip")] * f[..., WEATHER_SIGNALS.index("hdd")]
+    return (f * params["gamma"][..., None, :]).sum(-1) + params["gamma_rain_cold"][..., None] * rain_cold
+
+
+WEATHER_PARAMS = ("weather_decay", "weather_scale", "gamma", "gamma_rain_cold")
+
+
 def _model(lagged, controls, weather, train_spend_sum, y=None):
     c_dim = lagged.shape[-1]
     params = {
@@ -176,9 +202,14 @@ def _model(lagged, controls, weather, train_spend_sum, y=None):
     beta = numpyro.deterministic("beta", roas * train_spend_sum / jnp.maximum(hill.sum(0), 1e-6))
     intercept = numpyro.sample("intercept", dist.Normal(-0.3, 0.5))
     b = numpyro.sample("b", dist.Normal(0.0, 0.3).expand([controls.shape[1]]))
-    gamma = numpyro.sample("gamma", dist.Normal(0.0, 0.3).expand([weather.shape[1]]))
+    n_signals = len(WEATHER_SIGNALS)
+    log_w = log_weather({
+        "weather_decay": numpyro.sample("weather_decay", dist.Beta(2.0, 2.0).expand([n_signals])),
+        "weather_scale": numpyro.sample("weather_scale", dist.LogNormal(0.0, 0.7).expand([n_signals])),
+        "gamma": numpyro.sample("gamma", dist.Normal(0.0, 0.5).expand([n_signals])),
+        "gamma_rain_cold": numpyro.sample("gamma_rain_cold", dist.Normal(0.0, 0.3)),
+    }, weather)
     alpha = numpyro.sample("alpha", dist.Normal(0.5, 0.5).expand([c_dim]))
-    log_w = weather @ gamma
     mu = jnp.exp(intercept + controls @ b + log_w) + (beta * hill * jnp.exp(alpha * log_w[:, None])).sum(-1)
     sigma = numpyro.sample("sigma", dist.HalfNormal(0.3))
     numpyro.sample("y", dist.Normal(jnp.log(mu) - sigma ** 2 / 2, sigma), obs=None if y is None else jnp.log(y))
@@ -223,9 +254,9 @@ def _expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.
     x = fit.inputs
     lagged = _lagged(jnp.asarray(spend / x.spend_scale))
     hill = np.asarray(_media({k: jnp.asarray(draws[k]) for k in ("decay", "half_saturation", "slope")}, lagged))
-    log_w = weather @ draws["gamma"].T  # [T, S]
-    base = np.exp(draws["intercept"][:, None] + (controls @ draws["b"].T).T + log_w.T)
-    media = draws["beta"][:, None, :] * hill * np.exp(draws["alpha"][:, None, :] * log_w.T[:, :, None])
+    log_w = np.asarray(log_weather({k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}, weather), dtype=float)  # [S, T]
+    base = np.exp(draws["intercept"][:, None] + (controls @ draws["b"].T).T + log_w)
+    media = draws["beta"][:, None, :] * hill * np.exp(draws["alpha"][:, None, :] * log_w[:, :, None])
     return base * x.revenue_scale, media * x.revenue_scale
 
 
@@ -298,6 +329,39 @@ def decomposition(fit: MMMFit) -> pl.DataFrame:
              **{f"channel:{c}": media_n[:, :, i].mean(0) for i, c in enumerate(x.channels)}}
     return pl.concat([pl.DataFrame({"date": x.dates, "component": name, "revenue": values})
                       for name, values in parts.items()])
+
+
+def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
+    """Posterior curves with 90 % intervals, one row per curve point. Columns: kind, key, x, mean, lo90, hi90.
+
+    * ``response`` (key = channel): x = steady daily spend (USD/day, 0 to 2.5 x the mean training spend), y =
+      incremental revenue per day (USD/day) once carryover has built up, under normal weather;
+    * ``adstock`` (key = channel): x = lag (days, 0..MAX_LAG), y = share of a day's spend acting that day;
+    * ``weather`` (key = hdd | cdd | precip | snow): x = the signal held on the day and the 3 before (°C·day,
+      mm or cm; 0 to 2.5 x its typical non-zero value), y = the multiplier of demand (1 = no effect).
+    """
+    x, draws = fit.inputs, fit.flat()
+    rows = []
+
+    def add(kind, key, grid, values):
+        lo, hi = np.percentile(values, INTERVAL, axis=0)
+        rows.extend({"kind": kind, "key": key, "x": float(g), "mean": float(m), "lo90": float(a), "hi90": float(b)}
+                    for g, m, a, b in zip(grid, values.mean(0), lo, hi))
+
+    rel = np.linspace(0.0, 2.5, points)
+    for i, c in enumerate(x.channels):
+        k, n = draws["half_saturation"][:, i:i + 1], draws["slope"][:, i:i + 1]
+        hill = rel ** n / (rel ** n + k ** n)  # steady spend: adstock equals spend (weights sum to 1)
+        add("response", c, rel * x.spend_scale[i], draws["beta"][:, i:i + 1] * hill * x.revenue_scale)
+        w = draws["decay"][:, i:i + 1] ** np.arange(MAX_LAG + 1)
+        add("adstock", c, np.arange(MAX_LAG + 1), w / w.sum(1, keepdims=True))
+    params = {k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}
+    for j, signal in enumerate(WEATHER_SIGNALS):
+        held = np.zeros((points, len(WEATHER_INPUTS)))
+        held[:, j * WEATHER_LAGS:(j + 1) * WEATHER_LAGS] = rel[:, None]
+        multiplier = np.exp(np.asarray(log_weather(params, held), dtype=float))
+        add("weather", signal, rel * x.weather_scale[j * WEATHER_LAGS], multiplier)
+    return pl.DataFrame(rows)
 
 
 def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:

@@ -96,7 +96,7 @@ def feature_shift(inputs) -> dict[str, float]:
     x = inputs
     from weather_mmm.models.mmm import WEATHER_INPUTS  # noqa: PLC0415 (mmm imports JAX; keep this module light)
 
-    blocks = {name: x.weather[:, i] for i, name in enumerate(WEATHER_INPUTS)}
+    blocks = {name: x.weather[:, i] for i, name in enumerate(WEATHER_INPUTS) if "_lag" not in name}
     blocks.update({f"spend_{c}": x.spend[:, i] for i, c in enumerate(x.channels)})
     shifted = {}
     for name, values in blocks.items():
