@@ -17,6 +17,7 @@ from resources import WAREHOUSE_POOL
 from weather_mmm.features.normals import normal_features
 from weather_mmm.models import mmm, mmm_quality, store
 from weather_mmm.settings import models_dir
+from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
 
 
@@ -69,7 +70,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "status": status, "reason": reason})
     diagnostics = pl.DataFrame([{**diag, "model_version": version, "status": status, "status_reason": reason}])
     context.add_output_metadata({
-        "roas": dg.MetadataValue.json({c: {k: round(v, 3) for k, v in r.items()} for c, r in e["roas"].items()}),
+        "roas": dg.MetadataValue.md(markdown_table(effects.filter(pl.col("kind").is_in(["roas", "mroas", "weather_share"])).select(
+            "kind", "key", *[pl.col(c).round(3) for c in ("mean", "lo90", "hi90")], pl.col("ess").round(0)))),
         "weather_share": round(e["weather_share"]["mean"], 4),
         "max_rhat": round(diag["max_rhat"], 4), "fit_seconds": round(diag["fit_seconds"], 1),
         "holdout_r2": round(hold["r2"], 3), "holdout_mape": round(hold["mape"], 4),
