@@ -57,6 +57,8 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert int(re.search(r'data-images-rendered="(\d+)"', dom).group(1)) == 6  # fit, contributions, ROAS, 3 curve panels
     assert f"{r2:.3f}" in dom and version in dom and f"{meta:.3g}" in dom
     assert "No allocation for this tenant" in dom
+    assert main(["show", TENANT]) == 0 and f"report: {tmp_path / 'reports' / TENANT}.html" in capsys.readouterr().out
+    assert main(["show", "nobody"]) == 2 and "tenant nobody has no model" in capsys.readouterr().err
     index = _render(tmp_path / "reports" / "index.html", tmp_path)
     assert f'href="{TENANT}.html"' in index and 'data-images-rendered="1"' in index
 

@@ -27,3 +27,11 @@ def test_bad_calendar_end_setting_is_a_clean_error(monkeypatch, capsys):
         from weather_mmm import settings
 
         settings.calendar_end()
+
+
+def test_show_without_a_warehouse_is_a_user_error(warehouse, capsys):
+    from weather_mmm.cli import EXIT_USAGE, main
+
+    assert main(["show", "stormready_supply"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no warehouse at {warehouse}") and "Traceback" not in err
