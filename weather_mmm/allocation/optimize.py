@@ -4,7 +4,9 @@ The objective is the **posterior mean** of the incremental revenue (USD) the pla
 revenue over the horizon and its carryover (``MAX_LAG`` days after it, under normal weather), minus the
 same with no spend in the horizon, averaged over posterior draws. Recent spend enters through the adstock,
 so a channel still carrying last week's spend saturates sooner. Weather enters through each channel's
-weather amplification on the forecast days. Intervals of the plan's revenue, of its lift over the current
+weather amplification on the forecast days, and the calendar through its recent level
+(``mmm.recent_calendar``: the mean over the last 28 days; weekday swings inside the horizon are not
+modelled). Intervals of the plan's revenue, of its lift over the current
 allocation and of marginal ROAS are 90 % posterior intervals of the same quantities.
 
 Optimiser: SciPy SLSQP (``scipy.optimize.minimize``), the optimiser LightweightMMM, PyMC-Marketing and
@@ -29,7 +31,7 @@ import numpy as np
 import polars as pl
 from scipy.optimize import minimize
 
-from weather_mmm.models.mmm import INTERVAL, MAX_LAG, WEATHER_PARAMS, MMMFit, _lagged, _media, log_weather
+from weather_mmm.models.mmm import INTERVAL, MAX_LAG, WEATHER_PARAMS, MMMFit, _lagged, _media, log_weather, recent_calendar
 
 CURRENT_DAYS = 28
 DEFAULT_BOUND_SHARE = 0.30
@@ -124,7 +126,7 @@ class ResponseModel:
         self.horizon = weather.shape[0] - MAX_LAG
         self.channels = fit.inputs.channels
         self._params = {k: d[k] for k in ("decay", "half_saturation", "slope")}
-        self._beta = d["beta"]
+        self._beta = d["beta"] * jnp.asarray(recent_calendar(fit)[idx])[:, None]  # media revenue at today's calendar
         log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather))  # [S, H + L]
         self._amp = jnp.exp(d["alpha"][:, None, :] * log_w[:, :, None])  # [S, H + L, C]
         self._history = jnp.asarray(history[-MAX_LAG:] / fit.inputs.spend_scale)

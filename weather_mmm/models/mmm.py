@@ -2,9 +2,14 @@
 
 Expected revenue on day t (USD, divided by the mean training revenue inside the model):
 
-    mu(t) = B(t) * W(t) + sum_c beta_c * hill_c(adstock_c(t)) * W(t) ** alpha_c
+    mu(t) = C(t) * (exp(a) * W(t) + sum_c beta_c * hill_c(adstock_c(t)) * W(t) ** alpha_c)
 
-* baseline ``B(t) = exp(a + controls(t) . b)``: trend, yearly Fourier (3 harmonics), weekday, one flag
+* the calendar ``C(t) = exp(controls(t) . b)`` scales all demand, media-driven included (weekdays, seasons
+  and holidays shape when people buy, whatever brought them). Measured: with the calendar on the baseline
+  only, a large media term that shrank the baseline also widened the posterior of the ~40 calendar
+  coefficients, and that volume won the posterior (meta ROAS 13.1 against a true 3.22 on layerup_apparel,
+  with a lower joint density than the truth's region); with ``C`` on all demand it is 4.9 [2.1, 8.6]. Controls:
+  trend, yearly Fourier (3 harmonics), weekday, one flag
   per named holiday (Christmas Day and Black Friday move demand in opposite directions, and channels such
   as email go dark on holidays, so a shared holiday flag would hand the holidays' dips to media), gift season, paydays, month end, promotion depth and its 7-day hangover;
 * weather ``W(t) = exp(sum_s gamma_s f_s(t) + gamma_rc f_precip(t) f_hdd(t))`` acts on demand
@@ -55,7 +60,7 @@ from weather_mmm.features.build import holiday_events  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 
 #: Bumped whenever the model changes what it estimates; stored with every fit and used as Dagster code version.
-CODE_VERSION = "mmm-4"
+CODE_VERSION = "mmm-5"
 MAX_LAG = 12
 HARMONICS = 3
 WEATHER_SIGNALS = ("hdd", "cdd", "precip", "snow")
@@ -210,7 +215,7 @@ def _model(lagged, controls, weather, train_spend_sum, y=None):
         "gamma_rain_cold": numpyro.sample("gamma_rain_cold", dist.Normal(0.0, 0.3)),
     }, weather)
     alpha = numpyro.sample("alpha", dist.Normal(0.5, 0.5).expand([c_dim]))
-    mu = jnp.exp(intercept + controls @ b + log_w) + (beta * hill * jnp.exp(alpha * log_w[:, None])).sum(-1)
+    mu = jnp.exp(controls @ b) * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[:, None])).sum(-1))
     sigma = numpyro.sample("sigma", dist.HalfNormal(0.3))
     numpyro.sample("y", dist.Normal(jnp.log(mu) - sigma ** 2 / 2, sigma), obs=None if y is None else jnp.log(y))
 
@@ -255,8 +260,9 @@ def _expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.
     lagged = _lagged(jnp.asarray(spend / x.spend_scale))
     hill = np.asarray(_media({k: jnp.asarray(draws[k]) for k in ("decay", "half_saturation", "slope")}, lagged))
     log_w = np.asarray(log_weather({k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}, weather), dtype=float)  # [S, T]
-    base = np.exp(draws["intercept"][:, None] + (controls @ draws["b"].T).T + log_w)
-    media = draws["beta"][:, None, :] * hill * np.exp(draws["alpha"][:, None, :] * log_w[:, :, None])
+    calendar = np.exp((controls @ draws["b"].T).T)  # [S, T]
+    base = calendar * np.exp(draws["intercept"][:, None] + log_w)
+    media = calendar[:, :, None] * draws["beta"][:, None, :] * hill * np.exp(draws["alpha"][:, None, :] * log_w[:, :, None])
     return base * x.revenue_scale, media * x.revenue_scale
 
 
@@ -331,11 +337,19 @@ def decomposition(fit: MMMFit) -> pl.DataFrame:
                       for name, values in parts.items()])
 
 
+def recent_calendar(fit: MMMFit, days: int = 28) -> np.ndarray:
+    """[S] per draw: the mean calendar multiplier ``C(t)`` over the last ``days`` model days (trend and season
+    as they stand now), which scales media revenue in response curves and allocations."""
+    draws = fit.flat()
+    return np.exp(fit.inputs.controls[-days:] @ draws["b"].T).mean(0)
+
+
 def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
     """Posterior curves with 90 % intervals, one row per curve point. Columns: kind, key, x, mean, lo90, hi90.
 
     * ``response`` (key = channel): x = steady daily spend (USD/day, 0 to 2.5 x the mean training spend), y =
-      incremental revenue per day (USD/day) once carryover has built up, under normal weather;
+      incremental revenue per day (USD/day) once carryover has built up, under normal weather and the
+      calendar of the last 28 days (:func:`recent_calendar`);
     * ``adstock`` (key = channel): x = lag (days, 0..MAX_LAG), y = share of a day's spend acting that day;
     * ``weather`` (key = hdd | cdd | precip | snow): x = the signal held on the day and the 3 before (°C·day,
       mm or cm; 0 to 2.5 x its typical non-zero value), y = the multiplier of demand (1 = no effect).
@@ -349,10 +363,11 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
                     for g, m, a, b in zip(grid, values.mean(0), lo, hi))
 
     rel = np.linspace(0.0, 2.5, points)
+    calendar = recent_calendar(fit)[:, None]
     for i, c in enumerate(x.channels):
         k, n = draws["half_saturation"][:, i:i + 1], draws["slope"][:, i:i + 1]
         hill = rel ** n / (rel ** n + k ** n)  # steady spend: adstock equals spend (weights sum to 1)
-        add("response", c, rel * x.spend_scale[i], draws["beta"][:, i:i + 1] * hill * x.revenue_scale)
+        add("response", c, rel * x.spend_scale[i], calendar * draws["beta"][:, i:i + 1] * hill * x.revenue_scale)
         w = draws["decay"][:, i:i + 1] ** np.arange(MAX_LAG + 1)
         add("adstock", c, np.arange(MAX_LAG + 1), w / w.sum(1, keepdims=True))
     params = {k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}
