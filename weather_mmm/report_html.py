@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from weather_mmm.models.validation import time_split  # noqa: E402
-from weather_mmm.reports import _read, _tables, portfolio_summary  # noqa: E402
+from weather_mmm.reports import portfolio_summary, read_sql, table_names  # noqa: E402
 
 TIERS = ["extreme", "high", "medium", "low"]
 COLORS = {"baseline": "#9aa5b1", "weather": "#2b8cbe", "channel:meta": "#e6550d", "channel:google": "#31a354",
@@ -63,10 +63,6 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _q(conn, sql: str, *params) -> pl.DataFrame:
-    return pl.from_arrow(conn.execute(sql, list(params)).to_arrow_table())
-
-
 def _page(title: str, subtitle: str, body: str) -> str:
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style><script>{RENDERED}</script></head><body><h1>{html.escape(title)}</h1>"
@@ -74,8 +70,8 @@ def _page(title: str, subtitle: str, body: str) -> str:
 
 
 def _fit_plot(conn, tenant: str) -> str:
-    dec = _q(conn, "select date, sum(revenue) fitted from main.mmm_decomposition where tenant = ? group by date order by date", tenant)
-    actual = _q(conn, "select date, revenue from main.tenant_features where tenant = ? order by date", tenant)
+    dec = read_sql(conn, "select date, sum(revenue) fitted from main.mmm_decomposition where tenant = ? group by date order by date", tenant)
+    actual = read_sql(conn, "select date, revenue from main.tenant_features where tenant = ? order by date", tenant)
     both = dec.join(actual, on="date")
     holdout_start = both["date"][int(time_split(both.height).holdout[0])]
     fig, ax = plt.subplots(figsize=(11, 3.6))
@@ -89,7 +85,7 @@ def _fit_plot(conn, tenant: str) -> str:
 
 
 def _contribution_plot(conn, tenant: str) -> str:
-    dec = _q(conn, "select date_trunc('week', date) as week_start, component, avg(revenue) revenue from main.mmm_decomposition "
+    dec = read_sql(conn, "select date_trunc('week', date) as week_start, component, avg(revenue) revenue from main.mmm_decomposition "
                  "where tenant = ? group by all order by week_start", tenant)
     wide = dec.pivot(on="component", index="week_start", values="revenue").sort("week_start").fill_null(0.0)
     parts = [c for c in ["baseline", *sorted(c for c in wide.columns if c.startswith("channel:"))] if c in wide.columns]
@@ -105,8 +101,8 @@ def _contribution_plot(conn, tenant: str) -> str:
 
 
 def _curve_plots(conn, tenant: str, have: set[str]) -> str:
-    curves = _q(conn, "select * from main.mmm_curves where tenant = ?", tenant)
-    plan = (_q(conn, "select channel, avg(current_spend) current, avg(recommended_spend) recommended "
+    curves = read_sql(conn, "select * from main.mmm_curves where tenant = ?", tenant)
+    plan = (read_sql(conn, "select channel, avg(current_spend) current, avg(recommended_spend) recommended "
                  "from main.budget_allocation where tenant = ? group by channel", tenant)
             if "budget_allocation" in have else pl.DataFrame(schema={"channel": pl.Utf8, "current": pl.Float64, "recommended": pl.Float64}))
     marks = {c: (cur, rec) for c, cur, rec in plan.iter_rows()}
@@ -140,9 +136,9 @@ def _curve_plots(conn, tenant: str, have: set[str]) -> str:
 
 
 def _roas_section(conn, tenant: str, have: set[str]) -> str:
-    roas = _q(conn, "select key channel, mean, lo90, hi90 from main.mmm_effects where tenant = ? and kind = 'roas' order by key", tenant)
+    roas = read_sql(conn, "select key channel, mean, lo90, hi90 from main.mmm_effects where tenant = ? and kind = 'roas' order by key", tenant)
     if "tenant_ground_truth" in have:
-        truth = _q(conn, "select key channel, value true_roas from main.tenant_ground_truth "
+        truth = read_sql(conn, "select key channel, value true_roas from main.tenant_ground_truth "
                  "where tenant = ? and parameter = 'true_roas'", tenant)
         roas = roas.join(truth, on="channel", how="left")
     fig, ax = plt.subplots(figsize=(5, 2.8))
@@ -161,7 +157,7 @@ def _roas_section(conn, tenant: str, have: set[str]) -> str:
 def _allocation_section(conn, tenant: str, have: set[str]) -> str:
     if "allocation_summary" not in have:
         return "<p>No allocation for this tenant yet.</p>"
-    summary = _q(conn, "select * from main.allocation_summary where tenant = ?", tenant)
+    summary = read_sql(conn, "select * from main.allocation_summary where tenant = ?", tenant)
     if summary.is_empty():
         return "<p>No allocation for this tenant: its newest fit is not usable (see the diagnostics above).</p>"
     channels = summary.filter(pl.col("channel") != "all").sort("channel")
@@ -188,11 +184,11 @@ def tenant_report(conn: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path) -
     Raises:
         ValueError: the tenant has no MMM fit in the warehouse (``mmm_diagnostics``), naming it.
     """
-    have = _tables(conn)
+    have = table_names(conn)
     if "mmm_diagnostics" not in have or not conn.execute(
             "select count(*) from main.mmm_diagnostics where tenant = ?", [tenant]).fetchone()[0]:
         raise ValueError(f"tenant {tenant}: no MMM fit in the warehouse; materialize mmm_fit for it first")
-    diag = _q(conn, "select * from main.mmm_diagnostics where tenant = ?", tenant).row(0, named=True)
+    diag = read_sql(conn, "select * from main.mmm_diagnostics where tenant = ?", tenant).row(0, named=True)
     tier = conn.execute("select tier from main.tenant_catalog where tenant = ?", [tenant]).fetchone()
     facts = pl.DataFrame({
         "figure": ["holdout R²", "holdout MAPE", "90 % predictive coverage", "max R-hat", "min ESS", "divergences",
@@ -214,13 +210,13 @@ def tenant_report(conn: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path) -
 def portfolio_report(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
     """Write ``<out_dir>/index.html``: the portfolio table (``reports.portfolio_summary``), holdout R² and ROAS
     error by tier, weather share (estimated vs true) by tier, and links to the tenant pages."""
-    have = _tables(conn)
+    have = table_names(conn)
     summary = portfolio_summary(conn)
     body = ""
     if {"mmm_effects", "mmm_diagnostics", "tenant_catalog"} <= have:
-        diag = _read(conn, "select d.tenant, c.tier, d.holdout_r2 from main.mmm_diagnostics d join main.tenant_catalog c using (tenant)")
-        effects = _read(conn, "select e.tenant, e.kind, e.key, e.mean from main.mmm_effects e")
-        truth = (_read(conn, "select tenant, key, parameter, value from main.tenant_ground_truth where parameter in ('true_roas', 'weather_share')")
+        diag = read_sql(conn, "select d.tenant, c.tier, d.holdout_r2 from main.mmm_diagnostics d join main.tenant_catalog c using (tenant)")
+        effects = read_sql(conn, "select e.tenant, e.kind, e.key, e.mean from main.mmm_effects e")
+        truth = (read_sql(conn, "select tenant, key, parameter, value from main.tenant_ground_truth where parameter in ('true_roas', 'weather_share')")
                  if "tenant_ground_truth" in have else pl.DataFrame(schema={"tenant": pl.Utf8, "key": pl.Utf8, "parameter": pl.Utf8, "value": pl.Float64}))
         tiers = dict(diag.select("tenant", "tier").iter_rows())
         roas = effects.filter(pl.col("kind") == "roas").join(
@@ -258,6 +254,6 @@ def portfolio_report(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
 
 def write_reports(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
     """The portfolio page and one page per tenant with an MMM fit; returns the paths written."""
-    tenants = (_read(conn, "select tenant from main.mmm_diagnostics order by tenant")["tenant"].to_list()
-               if "mmm_diagnostics" in _tables(conn) else [])
+    tenants = (read_sql(conn, "select tenant from main.mmm_diagnostics order by tenant")["tenant"].to_list()
+               if "mmm_diagnostics" in table_names(conn) else [])
     return [portfolio_report(conn, out_dir), *(tenant_report(conn, t, out_dir) for t in tenants)]

@@ -12,7 +12,7 @@ def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     Sources: ``tenant_catalog``, ``tenant_sales``, ``tenant_spend``, ``tenant_ground_truth``; empty before
     they exist.
     """
-    if not {"tenant_catalog", "tenant_sales", "tenant_spend", "tenant_ground_truth"} <= _tables(conn):
+    if not {"tenant_catalog", "tenant_sales", "tenant_spend", "tenant_ground_truth"} <= table_names(conn):
         return pl.DataFrame()
     return pl.from_arrow(conn.execute("""
         with sales as (select tenant, count(distinct date) n_days, sum(revenue) / count(distinct date) revenue_per_day
@@ -32,12 +32,13 @@ def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """).to_arrow_table())
 
 
-def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
+def table_names(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
 
 
-def _read(conn: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(conn.execute(sql).to_arrow_table())
+def read_sql(conn: duckdb.DuckDBPyConnection, sql: str, *params) -> pl.DataFrame:
+    """The result of ``sql`` (with ``?`` placeholders bound to ``params``) as a Polars frame."""
+    return pl.from_arrow(conn.execute(sql, list(params)).to_arrow_table())
 
 
 def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -49,24 +50,24 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``mmm_effects``,
     ``tenant_ground_truth``, ``allocation_summary``. Missing tables leave their columns empty.
     """
-    have = _tables(conn)
+    have = table_names(conn)
     if "tenant_catalog" not in have:
         return pl.DataFrame()
-    rows = _read(conn, "select tenant, tier from main.tenant_catalog")
+    rows = read_sql(conn, "select tenant, tier from main.tenant_catalog")
     if "baseline_summary" in have:
-        rows = rows.join(_read(conn, "select tenant, round(holdout_r2, 3) r2_best_baseline from main.baseline_summary where best"),
+        rows = rows.join(read_sql(conn, "select tenant, round(holdout_r2, 3) r2_best_baseline from main.baseline_summary where best"),
                          on="tenant", how="left")
     if "mmm_diagnostics" not in have:
         return rows
-    rows = rows.join(_read(conn, "select tenant, round(holdout_r2, 3) r2_mmm, status model_status from main.mmm_diagnostics"),
+    rows = rows.join(read_sql(conn, "select tenant, round(holdout_r2, 3) r2_mmm, status model_status from main.mmm_diagnostics"),
                      on="tenant", how="inner")
-    effects = _read(conn, "select * from main.mmm_effects")
-    truth = (_read(conn, "select tenant, key, parameter, value from main.tenant_ground_truth "
+    effects = read_sql(conn, "select * from main.mmm_effects")
+    truth = (read_sql(conn, "select tenant, key, parameter, value from main.tenant_ground_truth "
                          "where parameter in ('true_roas', 'weather_share')")
              if "tenant_ground_truth" in have else pl.DataFrame(schema={"tenant": pl.Utf8, "key": pl.Utf8, "parameter": pl.Utf8, "value": pl.Float64}))
     true_roas = {(t, k): v for t, k, p, v in truth.iter_rows() if p == "true_roas"}
     true_share = {t: v for t, k, p, v in truth.iter_rows() if p == "weather_share"}
-    plans = _read(conn, "select * from main.allocation_summary") if "allocation_summary" in have else None
+    plans = read_sql(conn, "select * from main.allocation_summary") if "allocation_summary" in have else None
     extra = []
     for tenant in rows["tenant"]:
         e = effects.filter(pl.col("tenant") == tenant)

@@ -99,27 +99,12 @@ def _trailing_mean(col: str, days: int) -> pl.Expr:
     return sum(pl.col(col).shift(k) for k in range(days)) / days
 
 
-def _holidays(dates: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(other public holidays, peak shopping days) flags from the ``holidays`` package's US calendar."""
-    years = range(dates.min().year, dates.max().year + 1)
-    other, peak = set(), set()
-    for day, name in holidays_lib.country_holidays("US", years=years).items():
-        if name.startswith("Thanksgiving"):
-            peak |= {day, day + dt.timedelta(days=1), day + dt.timedelta(days=4)}  # + Black Friday, Cyber Monday
-        elif name.startswith("Christmas Day"):
-            peak |= {day, dt.date(day.year, 12, 24)}
-        else:
-            other.add(day)
-    return dates.is_in(sorted(other - peak)).cast(pl.Int8), dates.is_in(sorted(peak)).cast(pl.Int8)
+PEAK_DAYS = ("Thanksgiving Day", "Black Friday", "Cyber Monday", "Christmas Eve", "Christmas Day")
 
 
-def holiday_events(dates: list[dt.date]) -> dict[str, np.ndarray]:
-    """One 0/1 flag per named calendar event over ``dates`` (a list of days): every US public holiday of the
-    ``holidays`` package (observed days under the holiday's name) plus Black Friday, Cyber Monday and
-    Christmas Eve. Prophet's approach (one regressor per holiday, Taylor & Letham 2018): holidays move demand
-    in opposite directions (Christmas Day down, Black Friday up), so one shared flag cannot describe them.
-    Returns name -> array [len(dates)] of floats, only for events that occur in ``dates``."""
-    years = range(min(dates).year, max(dates).year + 1)
+def _named_days(years: range) -> dict[dt.date, str]:
+    """Day -> event name: every US public holiday of the ``holidays`` package (observed days under the
+    holiday's name) plus Black Friday, Cyber Monday and Christmas Eve."""
     named: dict[dt.date, str] = {}
     for day, name in holidays_lib.country_holidays("US", years=years).items():
         named[day] = name.replace(" (observed)", "")
@@ -128,6 +113,23 @@ def holiday_events(dates: list[dt.date]) -> dict[str, np.ndarray]:
             named[day + dt.timedelta(days=4)] = "Cyber Monday"
     for y in years:
         named[dt.date(y, 12, 24)] = "Christmas Eve"
+    return named
+
+
+def _holidays(dates: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(other public holidays, peak shopping days) flags from the ``holidays`` package's US calendar."""
+    named = _named_days(range(dates.min().year, dates.max().year + 1))
+    peak = sorted(d for d, name in named.items() if name in PEAK_DAYS)
+    other = sorted(d for d, name in named.items() if name not in PEAK_DAYS)
+    return dates.is_in(other).cast(pl.Int8), dates.is_in(peak).cast(pl.Int8)
+
+
+def holiday_events(dates: list[dt.date]) -> dict[str, np.ndarray]:
+    """One 0/1 flag per named calendar event over ``dates`` (a list of days), named as :func:`_named_days`.
+    Prophet's approach (one regressor per holiday, Taylor & Letham 2018): holidays move demand in opposite
+    directions (Christmas Day down, Black Friday up), so one shared flag cannot describe them.
+    Returns name -> array [len(dates)] of floats, only for events that occur in ``dates``."""
+    named = _named_days(range(min(dates).year, max(dates).year + 1))
     labels = [named.get(d) for d in dates]
     return {name: np.array([lab == name for lab in labels], dtype=float) for name in sorted({x for x in labels if x})}
 
