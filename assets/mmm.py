@@ -23,10 +23,12 @@ from weather_mmm.weather.climatology import load_climatology
 
 def mmm_settings() -> mmm.MMMSettings:
     """Sampler settings from ``WEATHER_MMM_MMM_WARMUP``, ``WEATHER_MMM_MMM_DRAWS`` (default 1000 each) and
-    ``WEATHER_MMM_MMM_CHAINS`` (default 2)."""
+    ``WEATHER_MMM_MMM_CHAINS`` (default 2) and ``WEATHER_MMM_MMM_ENGINE`` (``numpyro``, or the reference
+    ``lightweight_mmm``, whose fits are scored but cannot drive allocations)."""
     return mmm.MMMSettings(warmup=int(os.environ.get("WEATHER_MMM_MMM_WARMUP", 1000)),
                            draws=int(os.environ.get("WEATHER_MMM_MMM_DRAWS", 1000)),
-                           chains=int(os.environ.get("WEATHER_MMM_MMM_CHAINS", 2)))
+                           chains=int(os.environ.get("WEATHER_MMM_MMM_CHAINS", 2)),
+                           engine=os.environ.get("WEATHER_MMM_MMM_ENGINE", "numpyro"))
 
 
 @dg.multi_asset(
@@ -64,7 +66,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         status, reason = mmm_quality.fit_status(diag, float(effects["ess"].drop_nulls().min()), previous,
                                                 mmm_quality.feature_shift(inputs))
         store.record_version(conn, {
-            "tenant": tenant, "version": version, "engine": "numpyro", "data_fingerprint": store.data_fingerprint(matrix),
+            "tenant": tenant, "version": version, "engine": fit.settings.engine, "data_fingerprint": store.data_fingerprint(matrix),
             "code_version": mmm.CODE_VERSION, "settings": json.dumps(fit.settings.__dict__),
             "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
             "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "status": status, "reason": reason})

@@ -23,7 +23,7 @@ TENANT = "sunshield_skincare"
 
 
 @pytest.fixture(scope="module")
-def fitted():
+def prepared():
     profile = get_profile(TENANT)
     weather = load_weather_daily(dt.date(2023, 1, 1), END, mode="seeds", seeds_dir=OPEN_METEO_DIR, calendar_end=END).frame
     clim = load_climatology()
@@ -31,7 +31,12 @@ def fitted():
     channels = [c.channel for c in profile.channels]
     features, media = build_features(TENANT, sim.sales, sim.spend, weather, profile.geos, channels)
     matrix = model_matrix(features, media)
-    inputs = mmm.prepare(matrix, normal_features(profile.geos, clim, matrix["date"].to_list()), channels)
+    return mmm.prepare(matrix, normal_features(profile.geos, clim, matrix["date"].to_list()), channels), sim
+
+
+@pytest.fixture(scope="module")
+def fitted(prepared):
+    inputs, sim = prepared
     return mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=150, draws=100, chains=2)), sim
 
 
@@ -91,3 +96,35 @@ def test_each_named_holiday_is_its_own_control():
     assert {"Thanksgiving Day", "Black Friday", "Cyber Monday", "Christmas Eve", "Christmas Day"} <= set(events)
     assert days[int(np.argmax(events["Black Friday"]))] == dt.date(2023, 11, 24)
     assert all(v.sum() == 1 for v in events.values())
+
+
+def test_lightweight_mmm_engine_fits_behind_the_same_interface(prepared, tmp_path):
+    """LightweightMMM 0.1.9 (installed without its pins, patched in models/lightweight.py) on the same inputs."""
+    from weather_mmm.allocation.optimize import ResponseModel
+    from weather_mmm.models import store
+
+    inputs, sim = prepared
+    fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=150, draws=100, chains=2, engine="lightweight_mmm"))
+    assert {"coef_media", "lag_weight", "half_max_effective_concentration", "coef_extra_features"} <= set(fit.samples)
+    assert fit.samples["coef_media"].shape == (2, 100, 3)
+    e = mmm.effects(fit)
+    for c in ("meta", "google", "email"):
+        r = e["roas"][c]
+        assert 0 < r["lo90"] <= r["mean"] <= r["hi90"] < 50
+    hold = mmm.holdout_scores(fit)
+    assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
+    parts = mmm.decomposition(fit)
+    total = parts.group_by("date").agg(pl.col("revenue").sum())["revenue"].to_numpy()
+    assert total.mean() == pytest.approx(inputs.revenue.mean(), rel=0.1)
+    c = mmm.curves(fit)
+    assert set(c["kind"]) == {"response", "adstock"}  # its weather is additive: no demand multiplier to draw
+    assert c.filter(pl.col("kind") == "response")["mean"].min() == 0
+    # The store keeps the engine, and a loaded fit gives the same effects; allocations refuse the reference.
+    _, path = store.save_fit(tmp_path, sim.parameters["tenant"][0], fit)
+    loaded = store.load_fit(path)
+    assert loaded.settings.engine == "lightweight_mmm"
+    assert mmm.effects(loaded)["roas"]["meta"]["mean"] == pytest.approx(e["roas"]["meta"]["mean"], rel=1e-6)
+    with pytest.raises(ValueError, match="numpyro"):
+        ResponseModel(loaded, inputs.spend[-mmm.MAX_LAG:], inputs.weather[-8 - mmm.MAX_LAG:])
+    with pytest.raises(ValueError, match="unknown MMM engine 'pymc'"):
+        mmm.MMMSettings(engine="pymc")

@@ -116,9 +116,15 @@ class ResponseModel:
         weather: [H + MAX_LAG, W] the model's standardised weather inputs: the forecast for the horizon, then
             normal weather for the carryover days.
         draws: number of posterior draws kept (evenly thinned).
+
+    Raises:
+        ValueError: the fit is not from the ``numpyro`` engine.
     """
 
     def __init__(self, fit: MMMFit, history: np.ndarray, weather: np.ndarray, draws: int = 250):
+        if fit.settings.engine != "numpyro":
+            raise ValueError(f"allocations need a numpyro fit; this one is {fit.settings.engine} (the reference engine "
+                             "is scored, not used to plan)")
         flat = fit.flat()
         n = len(flat["beta"])
         idx = np.linspace(0, n - 1, min(draws, n)).astype(int)

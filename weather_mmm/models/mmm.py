@@ -76,7 +76,11 @@ INTERVAL = (5.0, 95.0)
 
 @dataclass(frozen=True)
 class MMMSettings:
-    """Sampler settings. ``chains`` run in parallel on separate CPU cores when the host has them."""
+    """Sampler settings. ``chains`` run in parallel on separate CPU cores when the host has them.
+
+    ``engine``: ``numpyro`` (this module's model) or ``lightweight_mmm`` (the reference,
+    :mod:`weather_mmm.models.lightweight`), both fitted and scored through the same functions.
+    """
 
     warmup: int = 500
     draws: int = 500
@@ -84,6 +88,14 @@ class MMMSettings:
     seed: int = 0
     target_accept: float = 0.9
     dense_mass: bool = False
+    engine: str = "numpyro"
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown MMM engine {self.engine!r}; one of {ENGINES}")
+
+
+ENGINES = ("numpyro", "lightweight_mmm")
 
 
 @dataclass
@@ -235,7 +247,11 @@ class MMMFit:
 
 
 def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
-    """NUTS on the training days. Chains run in parallel when JAX sees as many CPU devices as chains."""
+    """NUTS on the training days with ``settings.engine``. Chains run in parallel when JAX sees as many CPU
+    devices as chains."""
+    if settings.engine == "lightweight_mmm":
+        from weather_mmm.models import lightweight
+        return lightweight.fit(inputs, settings)
     train = inputs.train
     spend = inputs.spend / inputs.spend_scale
     lagged = _lagged(jnp.asarray(spend))[train]
@@ -256,6 +272,9 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
 def _expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.ndarray,
               draws: dict) -> tuple[np.ndarray, np.ndarray]:
     """(baseline x weather, media per channel) in USD for every draw: [S, T] and [S, T, C]."""
+    if fit.settings.engine == "lightweight_mmm":
+        from weather_mmm.models import lightweight
+        return lightweight.expected(fit, spend, weather, controls, draws)
     x = fit.inputs
     lagged = _lagged(jnp.asarray(spend / x.spend_scale))
     hill = np.asarray(_media({k: jnp.asarray(draws[k]) for k in ("decay", "half_saturation", "slope")}, lagged))
@@ -353,9 +372,17 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
     * ``adstock`` (key = channel): x = lag (days, 0..MAX_LAG), y = share of a day's spend acting that day;
     * ``weather`` (key = hdd | cdd | precip | snow): x = the signal held on the day and the 3 before (°C·day,
       mm or cm; 0 to 2.5 x its typical non-zero value), y = the multiplier of demand (1 = no effect).
+
+    For ``lightweight_mmm`` fits the response and adstock curves come from its own parameters (its geometric
+    adstock truncated at ``MAX_LAG`` days, no calendar scaling) and there are no weather curves: its weather
+    terms are linear and additive, not a multiplier of demand.
     """
     x, draws = fit.inputs, fit.flat()
     rows = []
+    lwmm = fit.settings.engine == "lightweight_mmm"
+    if lwmm:
+        draws = {**draws, "decay": draws["lag_weight"], "half_saturation": draws["half_max_effective_concentration"],
+                 "beta": draws["coef_media"]}
 
     def add(kind, key, grid, values):
         lo, hi = np.percentile(values, INTERVAL, axis=0)
@@ -363,15 +390,15 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
                     for g, m, a, b in zip(grid, values.mean(0), lo, hi))
 
     rel = np.linspace(0.0, 2.5, points)
-    calendar = recent_calendar(fit)[:, None]
+    calendar = 1.0 if lwmm else recent_calendar(fit)[:, None]
     for i, c in enumerate(x.channels):
         k, n = draws["half_saturation"][:, i:i + 1], draws["slope"][:, i:i + 1]
         hill = rel ** n / (rel ** n + k ** n)  # steady spend: adstock equals spend (weights sum to 1)
         add("response", c, rel * x.spend_scale[i], calendar * draws["beta"][:, i:i + 1] * hill * x.revenue_scale)
         w = draws["decay"][:, i:i + 1] ** np.arange(MAX_LAG + 1)
         add("adstock", c, np.arange(MAX_LAG + 1), w / w.sum(1, keepdims=True))
-    params = {k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}
-    for j, signal in enumerate(WEATHER_SIGNALS):
+    params = {} if lwmm else {k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}
+    for j, signal in enumerate(() if lwmm else WEATHER_SIGNALS):
         held = np.zeros((points, len(WEATHER_INPUTS)))
         held[:, j * WEATHER_LAGS:(j + 1) * WEATHER_LAGS] = rel[:, None]
         multiplier = np.exp(np.asarray(log_weather(params, held), dtype=float))
@@ -385,9 +412,12 @@ def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:
     x, draws = fit.inputs, fit.flat()
     base, media = _expected(fit, x.spend, x.weather, x.controls, draws)
     mu = (base + media.sum(-1))[:, x.holdout]
-    sigma = draws["sigma"][:, None]
+    sigma = draws["sigma"].reshape(-1, 1)
     rng = np.random.default_rng(rng_seed)
-    predictive = mu * np.exp(rng.normal(-sigma ** 2 / 2, sigma, mu.shape))
+    if fit.settings.engine == "lightweight_mmm":  # Normal noise on revenue over its training mean
+        predictive = mu + rng.normal(0.0, sigma * x.revenue_scale, mu.shape)
+    else:
+        predictive = mu * np.exp(rng.normal(-sigma ** 2 / 2, sigma, mu.shape))
     lo, hi = np.percentile(predictive, INTERVAL, axis=0)
     actual = x.revenue[x.holdout]
     return {**metrics(actual, mu.mean(0)), "coverage90": float(((actual >= lo) & (actual <= hi)).mean())}

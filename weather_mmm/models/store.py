@@ -42,7 +42,7 @@ def data_fingerprint(matrix: pl.DataFrame) -> str:
     return hashlib.sha256(matrix.sort("date").write_csv().encode()).hexdigest()[:16]
 
 
-def save_fit(root: Path, tenant: str, fit: MMMFit, engine: str = "numpyro") -> tuple[str, Path]:
+def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
     """Write ``fit`` as ``root/<tenant>/<version>.npz``; the version is the UTC time to the microsecond.
 
     Returns (version, path). Never overwrites an existing artifact.
@@ -57,7 +57,7 @@ def save_fit(root: Path, tenant: str, fit: MMMFit, engine: str = "numpyro") -> t
     arrays = {f"samples/{k}": v for k, v in fit.samples.items()}
     for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale", "train", "holdout"):
         arrays[f"inputs/{field}"] = getattr(x, field)
-    header = {"engine": engine, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
+    header = {"engine": fit.settings.engine, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
               "divergences": fit.divergences, "channels": x.channels, "revenue_scale": x.revenue_scale,
               "dates": [d.isoformat() for d in x.dates]}
     with open(path, "wb") as f:
