@@ -22,11 +22,11 @@ from weather_mmm.weather.climatology import load_climatology
 
 
 def mmm_settings() -> mmm.MMMSettings:
-    """Sampler settings from ``WEATHER_MMM_MMM_WARMUP``, ``WEATHER_MMM_MMM_DRAWS`` (default 1000 each) and
+    """Sampler settings from ``WEATHER_MMM_MMM_WARMUP``, ``WEATHER_MMM_MMM_DRAWS`` (default 500 and 1000) and
     ``WEATHER_MMM_MMM_CHAINS`` (default 2) and ``WEATHER_MMM_MMM_ENGINE`` (``numpyro``, or the reference
     ``lightweight_mmm``, whose fits are scored but cannot drive allocations)."""
-    return mmm.MMMSettings(warmup=int(os.environ.get("WEATHER_MMM_MMM_WARMUP", 1000)),
-                           draws=int(os.environ.get("WEATHER_MMM_MMM_DRAWS", 1000)),
+    return mmm.MMMSettings(warmup=int(os.environ.get("WEATHER_MMM_MMM_WARMUP", mmm.MMMSettings.warmup)),
+                           draws=int(os.environ.get("WEATHER_MMM_MMM_DRAWS", mmm.MMMSettings.draws)),
                            chains=int(os.environ.get("WEATHER_MMM_MMM_CHAINS", 2)),
                            engine=os.environ.get("WEATHER_MMM_MMM_ENGINE", "numpyro"))
 

@@ -1,6 +1,6 @@
 """Benchmark: our MMM against LightweightMMM on the same data, and both on an independent simulator.
 
-Run: ``.venv/bin/python bench/engines.py [--tenant pageturner_books] [--seeds 5] [--warmup 1000 --draws 1000]``
+Run: ``.venv/bin/python bench/engines.py [--tenant pageturner_books] [--seeds 5] [--warmup 500 --draws 1000]``
 
 1. One single-geo, 730-day, 3-channel simulated tenant, fitted by both engines with the full model the main
    job uses. Printed side by side: wall time (JAX compilation included), ESS per second of the ROAS draws
@@ -109,8 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenant", default="pageturner_books")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=mmm.MMMSettings.warmup)
+    parser.add_argument("--draws", type=int, default=mmm.MMMSettings.draws)
     args = parser.parse_args()
     engines = {e: mmm.MMMSettings(warmup=args.warmup, draws=args.draws, engine=e) for e in mmm.ENGINES}
     seeds_dir = PROJECT_ROOT.parent / "shared/data/weather/open_meteo"

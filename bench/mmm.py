@@ -1,6 +1,6 @@
 """Benchmark: the Bayesian MMM on simulated tenants against their ground truth.
 
-Run: ``.venv/bin/python bench/mmm.py [tenant,tenant,...] [--warmup 1000 --draws 1000]``
+Run: ``.venv/bin/python bench/mmm.py [tenant,tenant,...] [--warmup 500 --draws 1000]``
 (default: every tenant). Prints per tenant: fit time, max R-hat, min ESS, divergences, ESS/s of the ROAS
 draws, holdout R² and MAPE, and per channel the ROAS estimate with its 90 % interval next to the truth;
 then the aggregate recovery figures of the ``mmm_recovers_the_truth`` check.
@@ -30,8 +30,8 @@ END = dt.date(2024, 12, 31)
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("tenants", nargs="?", default="")
-    parser.add_argument("--warmup", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=mmm.MMMSettings.warmup)
+    parser.add_argument("--draws", type=int, default=mmm.MMMSettings.draws)
     args = parser.parse_args()
     seeds = PROJECT_ROOT.parent / "shared/data/weather/open_meteo"
     weather = load_weather_daily(CALENDAR_START, END, mode="seeds", seeds_dir=seeds, calendar_end=END).frame

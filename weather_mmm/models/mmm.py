@@ -71,6 +71,9 @@ CONTROLS = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("s
             *[f"weekday_{d}" for d in range(1, 7)], "gift_season", "payday", "month_end", "promo_depth",
             "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
 ROAS_PRIOR = (np.log(2.0), 0.6)
+#: Sites whose posterior is strongly correlated (baseline level against media, ROAS against the Hill curve):
+#: NUTS adapts a dense mass matrix over them (numpyro ``dense_mass`` blocks), which cuts leapfrog steps.
+DENSE_BLOCK = ("intercept", "roas_prior_scale", "half_saturation", "slope", "alpha")
 INTERVAL = (5.0, 95.0)
 
 
@@ -82,12 +85,12 @@ class MMMSettings:
     :mod:`weather_mmm.models.lightweight`), both fitted and scored through the same functions.
     """
 
-    warmup: int = 500
-    draws: int = 500
+    warmup: int = 500  # with 1000 draws: ~29 s median per tenant on 2 cores (bench/mmm.py, 23 tenants)
+    draws: int = 1000
     chains: int = 2
     seed: int = 0
     target_accept: float = 0.9
-    dense_mass: bool = False
+    dense_mass: bool = True  # a dense mass matrix over DENSE_BLOCK, diagonal elsewhere
     engine: str = "numpyro"
 
     def __post_init__(self):
@@ -258,7 +261,7 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     y = inputs.revenue[train] / inputs.revenue_scale
     spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale).sum(0))
     method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
-    mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median, dense_mass=settings.dense_mass), num_warmup=settings.warmup,
+    mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median, dense_mass=[DENSE_BLOCK] if settings.dense_mass else False), num_warmup=settings.warmup,
                 num_samples=settings.draws, num_chains=settings.chains, chain_method=method, progress_bar=False)
     t0 = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(settings.seed), lagged, jnp.asarray(inputs.controls[train]),
