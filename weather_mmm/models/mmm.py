@@ -71,8 +71,10 @@ CONTROLS = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("s
             *[f"weekday_{d}" for d in range(1, 7)], "gift_season", "payday", "month_end", "promo_depth",
             "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
 ROAS_PRIOR = (np.log(2.0), 0.6)
-#: Sites whose posterior is strongly correlated (baseline level against media, ROAS against the Hill curve):
-#: NUTS adapts a dense mass matrix over them (numpyro ``dense_mass`` blocks), which cuts leapfrog steps.
+#: Sites whose posterior is strongly correlated (baseline level against media, ROAS against the Hill curve),
+#: for an optional dense mass matrix (numpyro ``dense_mass`` blocks). Off by default: over the 23 tenants it
+#: fixed coolbreeze_hvac (R-hat 1.086 -> 1.002) but left hammerline_home stuck (R-hat 1.77), 10 fits
+#: converged against 11 with the diagonal (bench/mmm.py, 500 + 1000 draws).
 DENSE_BLOCK = ("intercept", "roas_prior_scale", "half_saturation", "slope", "alpha")
 INTERVAL = (5.0, 95.0)
 
@@ -90,7 +92,7 @@ class MMMSettings:
     chains: int = 2
     seed: int = 0
     target_accept: float = 0.9
-    dense_mass: bool = True  # a dense mass matrix over DENSE_BLOCK, diagonal elsewhere
+    dense_mass: bool = False  # True: a dense mass matrix over DENSE_BLOCK (see there), diagonal elsewhere
     engine: str = "numpyro"
 
     def __post_init__(self):
