@@ -27,8 +27,8 @@ def mmm_settings() -> mmm.MMMSettings:
     ``lightweight_mmm``, whose fits are scored but cannot drive allocations)."""
     return mmm.MMMSettings(warmup=int(os.environ.get("WEATHER_MMM_MMM_WARMUP", mmm.MMMSettings.warmup)),
                            draws=int(os.environ.get("WEATHER_MMM_MMM_DRAWS", mmm.MMMSettings.draws)),
-                           chains=int(os.environ.get("WEATHER_MMM_MMM_CHAINS", 2)),
-                           engine=os.environ.get("WEATHER_MMM_MMM_ENGINE", "numpyro"))
+                           chains=int(os.environ.get("WEATHER_MMM_MMM_CHAINS", mmm.MMMSettings.chains)),
+                           engine=os.environ.get("WEATHER_MMM_MMM_ENGINE", mmm.MMMSettings.engine))
 
 
 @dg.multi_asset(

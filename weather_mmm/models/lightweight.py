@@ -80,7 +80,7 @@ def _patch() -> types.ModuleType:
     return models
 
 
-def _extra_features(inputs: MMMInputs, controls: np.ndarray, weather: np.ndarray) -> np.ndarray:
+def _extra_features(controls: np.ndarray, weather: np.ndarray) -> np.ndarray:
     """[T, F]: our calendar controls minus those LightweightMMM models itself, then the weather inputs."""
     names = CONTROLS + [f"event{i}" for i in range(controls.shape[1] - len(CONTROLS))]
     keep = [i for i, name in enumerate(names) if not name.startswith(OWN_TERMS)]
@@ -104,7 +104,7 @@ def fit(inputs: MMMInputs, settings: MMMSettings) -> MMMFit:
     train = inputs.train
     media = inputs.spend[train] / inputs.spend_scale
     y = inputs.revenue[train] / inputs.revenue_scale
-    extra = _extra_features(inputs, inputs.controls[train], inputs.weather[train])
+    extra = _extra_features(inputs.controls[train], inputs.weather[train])
     method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
     mcmc = MCMC(NUTS(models.media_mix_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median),
                 num_warmup=settings.warmup, num_samples=settings.draws, num_chains=settings.chains,
@@ -133,7 +133,7 @@ def expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.n
     out = Predictive(models.media_mix_model, posterior_samples={k: jnp.asarray(v) for k, v in draws.items()},
                      return_sites=["mu", "media_transformed"])(
         jax.random.PRNGKey(0), media_data=jnp.asarray(spend / x.spend_scale), target_data=None,
-        extra_features=jnp.asarray(_extra_features(x, controls, weather)), media_prior=jnp.asarray(_media_prior(x)),
+        extra_features=jnp.asarray(_extra_features(controls, weather)), media_prior=jnp.asarray(_media_prior(x)),
         degrees_seasonality=DEGREES_SEASONALITY, frequency=FREQUENCY,
         transform_function=models.transform_hill_adstock, weekday_seasonality=True, custom_priors={})
     media = np.asarray(out["media_transformed"], dtype=float) * draws["coef_media"][:, None, :]
