@@ -1,7 +1,6 @@
 """Budget allocation per tenant from its newest usable MMM version and the weather forecast."""
 
 import datetime as dt
-import json
 import os
 import zlib
 from pathlib import Path
@@ -12,11 +11,13 @@ from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
 from assets.features import tenant_features
+from assets.figures import figure_metadata
 from assets.mmm import mmm_fit
 from assets.models import BY_TENANT, tenant_matrix
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from assets.weather import weather_daily
+from assets.versions import ALLOCATION_CODE, allocation_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
@@ -50,8 +51,10 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
 
 @dg.multi_asset(
     outs={"budget_allocation": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scipy"},
+                                           code_version=ALLOCATION_CODE,
                                            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8))),
-          "allocation_summary": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"})},
+          "allocation_summary": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"},
+                                            code_version=ALLOCATION_CODE)},
     partitions_def=tenant_partitions,
     deps=[*mmm_fit.keys, *[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys],
           dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), "tenant_catalog"],
@@ -71,15 +74,14 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         dagster.Failure: the tenant has no usable model version (none converged without drift).
     """
     tenant = one_tenant(context.partition_keys)
-    matrix, channels = tenant_matrix(duckdb, tenant)
     with duckdb.get_connection() as conn:
+        matrix, _, geos = tenant_matrix(conn, tenant)
         version = store.usable_version(conn, tenant)
         if version is None:
             latest = store.versions(conn, tenant)
             why = f"newest version {latest['version'][0]} is {latest['status'][0]}: {latest['reason'][0]}" if latest.height else "no fit yet"
             raise dg.Failure(f"tenant {tenant}: no usable model version to allocate from ({why}); "
                              "allocations only use fits that converged without drift")
-        geos = json.loads(conn.execute("select geos from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0])
         last_day = matrix["date"].max()
         forecast, issued, source = _forecast(conn, tenant, geos, last_day)
         observed = pl.from_arrow(conn.execute(
@@ -99,8 +101,11 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         "explanation": dg.MetadataValue.md(plan.explanation),
         "plan": dg.MetadataValue.md(markdown_table(per_channel)),
         "model_version": version["version"], "forecast": source,
+        **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
+                          ["allocation", "response_curves"]),
     }, output_name="budget_allocation")
-    return table, summary
+    inputs = allocation_inputs(matrix, geos, version["version"])
+    return versioned(table, "budget_allocation", ALLOCATION_CODE, inputs), versioned(summary, "allocation_summary", ALLOCATION_CODE, inputs)
 
 
 def _no_allocations(duckdb: DuckDBResource) -> dg.AssetCheckResult | None:

@@ -10,8 +10,9 @@ from dagster_duckdb import DuckDBResource
 from assets.check_results import check_result
 from assets.partitions import tenant_date_partitions
 from assets.simulation import TENANT_DATE, one_tenant, tenant_catalog, tenant_sales_and_spend
+from assets.versions import FEATURES_CODE, tenant_data_inputs, versioned
 from assets.weather import weather_daily
-from resources import WAREHOUSE_POOL
+from resources import WAREHOUSE_POOL, WeatherSource
 from weather_mmm.features import quality
 from weather_mmm.features.build import WARMUP_DAYS, build_features, rebuild_rows
 
@@ -37,8 +38,10 @@ def tenant_inputs(duckdb: DuckDBResource, tenant: str, first: dt.date | None = N
 
 @dg.multi_asset(
     outs={
-        "tenant_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb", "polars"}),
-        "tenant_media_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"}),
+        "tenant_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb", "polars"},
+                                       code_version=FEATURES_CODE),
+        "tenant_media_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"},
+                                             code_version=FEATURES_CODE),
     },
     partitions_def=tenant_date_partitions,
     deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog,
@@ -46,7 +49,7 @@ def tenant_inputs(duckdb: DuckDBResource, tenant: str, first: dt.date | None = N
     pool=WAREHOUSE_POOL,
     group_name="features",
 )
-def tenant_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def tenant_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
     """The model matrix of one tenant-day (calendar, geo-weighted weather with lags, 7-day means, degree days,
     anomalies and shock flags, targets) and its media (spend, impressions, clicks, adstock per channel).
     Columns and units: ``weather_mmm.features.build.FEATURE_UNITS`` and ``MEDIA_UNITS``. Built from data
@@ -58,9 +61,11 @@ def tenant_features(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     features, media = build_features(tenant, data["sales"], data["spend"], data["weather"], data["geos"], data["channels"])
     in_range = pl.col("date").is_between(dates[0], dates[-1])
     features, media = features.filter(in_range), media.filter(in_range)
+    with duckdb.get_connection() as conn:
+        inputs = tenant_data_inputs(conn, tenant, weather_source.end_date())
     context.add_output_metadata({"dagster/row_count": features.height}, output_name="tenant_features")
     context.add_output_metadata({"dagster/row_count": media.height}, output_name="tenant_media_features")
-    return features, media
+    return versioned(features, "tenant_features", FEATURES_CODE, inputs), versioned(media, "tenant_media_features", FEATURES_CODE, inputs)
 
 
 @dg.asset_check(asset="tenant_features", additional_deps=["tenant_media_features", "tenant_sales"], pool=WAREHOUSE_POOL,

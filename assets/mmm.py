@@ -11,8 +11,10 @@ from dagster_duckdb import DuckDBResource
 from assets.check_results import check_result, read_tables
 from assets.models import BY_TENANT, tenant_matrix
 from assets.features import tenant_features
+from assets.figures import figure_metadata
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
+from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.features.normals import normal_features
 from weather_mmm.models import mmm, mmm_quality, store
@@ -32,7 +34,8 @@ def mmm_settings() -> mmm.MMMSettings:
 
 
 @dg.multi_asset(
-    outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "jax"})
+    outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "jax"},
+                            code_version=MODELS_CODE)
           for name in ("mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves")},
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys] + ["tenant_catalog"],
@@ -49,9 +52,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     ``mmm.curves``). The fit itself goes to the model store (``weather_mmm.models.store``) with a row in
     ``model_versions``: ``usable`` when it converged without drift, else kept for inspection only."""
     tenant = one_tenant(context.partition_keys)
-    matrix, channels = tenant_matrix(duckdb, tenant)
     with duckdb.get_connection() as conn:
-        geos = json.loads(conn.execute("select geos from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0])
+        matrix, channels, geos = tenant_matrix(conn, tenant)
     inputs = mmm.prepare(matrix, normal_features(geos, load_climatology(), matrix["date"].to_list()), channels)
     fit = mmm.fit_mmm(inputs, mmm_settings())
     e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
@@ -71,6 +73,9 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
             "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "status": status, "reason": reason})
     diagnostics = pl.DataFrame([{**diag, "model_version": version, "status": status, "status_reason": reason}])
+    tag = pl.lit(tenant).alias("tenant")
+    tables = {name: t.select(tag, pl.all()) for name, t in {
+        "mmm_effects": effects, "mmm_diagnostics": diagnostics, "mmm_decomposition": decomposition, "mmm_curves": mmm.curves(fit)}.items()}
     context.add_output_metadata({
         "roas": dg.MetadataValue.md(markdown_table(effects.filter(pl.col("kind").is_in(["roas", "mroas", "weather_share"])).select(
             "kind", "key", *[pl.col(c).round(3) for c in ("mean", "lo90", "hi90")], pl.col("ess").round(0)))),
@@ -78,10 +83,11 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         "max_rhat": round(diag["max_rhat"], 4), "fit_seconds": round(diag["fit_seconds"], 1),
         "holdout_r2": round(hold["r2"], 3), "holdout_mape": round(hold["mape"], 4),
         "model_version": version, "status": f"{status}: {reason}",
+        **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
+                          ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")
-    tag = pl.lit(tenant).alias("tenant")
-    return (effects.select(tag, pl.all()), diagnostics.select(tag, pl.all()),
-            decomposition.select(tag, pl.all()), mmm.curves(fit).select(tag, pl.all()))
+    input_version = tenant_model_inputs(matrix, geos)
+    return tuple(versioned(t, name, MODELS_CODE, input_version) for name, t in tables.items())
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,

@@ -1,5 +1,7 @@
 """Per-tenant models: baselines with time-series CV and holdout metrics, and the quality bars as checks."""
 
+import json
+
 import dagster as dg
 import polars as pl
 import polars.selectors as cs
@@ -9,6 +11,7 @@ from assets.check_results import check_result, read_tables
 from assets.features import tenant_features
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
+from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.features.build import model_matrix
 from weather_mmm.models import quality
@@ -18,18 +21,20 @@ from weather_mmm.tables import markdown_table
 BY_TENANT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="tenant")
 
 
-def tenant_matrix(duckdb: DuckDBResource, tenant: str) -> tuple[pl.DataFrame, list[str]]:
-    """One tenant's model matrix over every stored day, and its channels."""
-    with duckdb.get_connection() as conn:
-        features, media = (pl.from_arrow(conn.execute(f"select * from main.{n} where tenant = ? order by date", [tenant])
-                                         .to_arrow_table()) for n in ("tenant_features", "tenant_media_features"))
+def tenant_matrix(conn, tenant: str) -> tuple[pl.DataFrame, list[str], dict[str, float]]:
+    """One tenant's model matrix over every stored day, its channels and its geos (city: revenue share), read
+    on a warehouse connection."""
+    features, media = (pl.from_arrow(conn.execute(f"select * from main.{n} where tenant = ? order by date", [tenant])
+                                     .to_arrow_table()) for n in ("tenant_features", "tenant_media_features"))
     if features.is_empty():
         raise ValueError(f"tenant {tenant}: no tenant_features rows; materialize its features first")
-    return model_matrix(features, media), sorted(media["channel"].unique())
+    geos = json.loads(conn.execute("select geos from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0])
+    return model_matrix(features, media), sorted(media["channel"].unique()), geos
 
 
 @dg.multi_asset(
-    outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scikitlearn"})
+    outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scikitlearn"},
+                            code_version=MODELS_CODE)
           for name in ("baseline_summary", "baseline_scores", "baseline_importance", "baseline_predictions")},
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys],
@@ -44,7 +49,9 @@ def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     ``baseline_scores`` (model x fold), ``baseline_importance`` (feature group: holdout R² drop when
     permuted), ``baseline_predictions`` (day: actual and each model's prediction, USD)."""
     tenant = one_tenant(context.partition_keys)
-    matrix, channels = tenant_matrix(duckdb, tenant)
+    with duckdb.get_connection() as conn:
+        matrix, channels, geos = tenant_matrix(conn, tenant)
+    inputs = tenant_model_inputs(matrix, geos)
     result = fit_baselines(design(matrix, channels), channels)
     context.log.info(f"{tenant}: split {result.split.describe()}")
     show = result.summary.select("model", "cv_r2_mean", "cv_r2_std", "holdout_r2", "holdout_mape", "best")
@@ -57,8 +64,9 @@ def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         "split": dg.MetadataValue.json(result.split.describe()),
     }, output_name="baseline_summary")
     tag = pl.lit(tenant).alias("tenant")
-    return (result.summary.select(tag, pl.all()), result.scores.select(tag, pl.all()),
-            result.importance.select(tag, pl.all()), result.predictions.select(tag, pl.all()))
+    tables = {"baseline_summary": result.summary, "baseline_scores": result.scores,
+              "baseline_importance": result.importance, "baseline_predictions": result.predictions}
+    return tuple(versioned(t.select(tag, pl.all()), name, MODELS_CODE, inputs) for name, t in tables.items())
 
 
 def _tiers(catalog: pl.DataFrame) -> dict[str, str]:

@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
 from assets.partitions import tenant_date_partitions, tenant_partitions
+from assets.versions import TENANT_DATA_CODE, tenant_data_inputs, versioned
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
 from weather_mmm.settings import CALENDAR_START, imports_dir
@@ -56,8 +57,9 @@ def one_tenant(keys: list[str]) -> str:
 
 @dg.multi_asset(
     outs={
-        "tenant_sales": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"}),
-        "tenant_spend": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"}),
+        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"},
+                          code_version=TENANT_DATA_CODE)
+        for name in ("tenant_sales", "tenant_spend")
     },
     partitions_def=tenant_date_partitions,
     deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog],
@@ -78,16 +80,19 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
         sales, spend = read_imported_tenant(imports_dir(), tenant, set(load_cities()))
     in_range = pl.col("date").is_between(dates[0], dates[-1])
     sales, spend = sales.filter(in_range), spend.filter(in_range)
+    with duckdb.get_connection() as conn:
+        inputs = tenant_data_inputs(conn, tenant, weather_source.end_date())
     context.add_output_metadata({"dagster/row_count": sales.height, "revenue_usd": round(float(sales["revenue"].sum()), 2)},
                                 output_name="tenant_sales")
     context.add_output_metadata({"dagster/row_count": spend.height, "spend_usd": round(float(spend["spend"].sum()), 2)},
                                 output_name="tenant_spend")
-    return sales, spend
+    return versioned(sales, "tenant_sales", TENANT_DATA_CODE, inputs), versioned(spend, "tenant_spend", TENANT_DATA_CODE, inputs)
 
 
 @dg.multi_asset(
     outs={
-        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}, is_required=False)
+        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}, is_required=False,
+                          code_version=TENANT_DATA_CODE)
         for name in ("tenant_ground_truth", "tenant_true_contributions", "tenant_forecasts")
     },
     partitions_def=tenant_partitions,
@@ -104,14 +109,16 @@ def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weat
         context.log.info(f"{tenant} is an imported tenant: it has no ground truth")
         return
     sim = _simulate(tenant, duckdb, weather_source.end_date())
+    with duckdb.get_connection() as conn:
+        inputs = tenant_data_inputs(conn, tenant, weather_source.end_date())
     p = sim.parameters
     roas = {k: round(v, 3) for k, v in p.filter(pl.col("parameter") == "true_roas").select("key", "value").iter_rows()}
     share = p.filter(pl.col("parameter") == "weather_share")["value"][0]
     context.add_output_metadata({"true_roas": dg.MetadataValue.json(roas), "true_weather_share": round(share, 4)},
                                 output_name="tenant_ground_truth")
-    yield dg.Output(sim.parameters, "tenant_ground_truth")
-    yield dg.Output(sim.contributions, "tenant_true_contributions")
-    yield dg.Output(sim.forecasts, "tenant_forecasts")
+    yield versioned(sim.parameters, "tenant_ground_truth", TENANT_DATA_CODE, inputs)
+    yield versioned(sim.contributions, "tenant_true_contributions", TENANT_DATA_CODE, inputs)
+    yield versioned(sim.forecasts, "tenant_forecasts", TENANT_DATA_CODE, inputs)
 
 
 @dg.asset_check(asset="tenant_sales", additional_deps=["tenant_spend"], pool=WAREHOUSE_POOL)

@@ -8,6 +8,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result
 from assets.partitions import daily_partitions
+from assets.versions import WEATHER_CODE, versioned
 from resources import WAREHOUSE_POOL, WeatherSource
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather import quality
@@ -31,8 +32,9 @@ _schema = dg.TableSchema(
     metadata={"partition_expr": "date", "dagster/column_schema": _schema},
     kinds={"duckdb", "polars"},
     group_name="weather",
+    code_version=WEATHER_CODE,
 )
-def weather_daily(context: dg.AssetExecutionContext, weather_source: WeatherSource) -> pl.DataFrame:
+def weather_daily(context: dg.AssetExecutionContext, weather_source: WeatherSource) -> dg.Output[pl.DataFrame]:
     """One row per city and day: observed, derived and filled variables (each flagged), the observed date
     each calendar day came from, degree days, anomalies, lags, 7-day means and shock flags."""
     window = context.partition_time_window
@@ -50,7 +52,7 @@ def weather_daily(context: dg.AssetExecutionContext, weather_source: WeatherSour
             "warnings": "\n".join(loaded.warnings) or "none",
         }
     )
-    return loaded.frame
+    return versioned(loaded.frame, "result", WEATHER_CODE, weather_source.version() or "open-meteo api")
 
 
 @dg.asset_check(asset=weather_daily, pool=WAREHOUSE_POOL)

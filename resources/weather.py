@@ -45,6 +45,19 @@ class WeatherSource(dg.ConfigurableResource):
     def end_date(self) -> dt.date:
         return dt.date.fromisoformat(self.calendar_end) if self.calendar_end else settings.calendar_end()
 
+    def version(self) -> str | None:
+        """Fingerprint of what ``load`` reads: mode, seed files, fitted climatology, calendar end, seed and the
+        city list; ``None`` when it reads the Open-Meteo API (only a fetch tells whether the archive changed)."""
+        from weather_mmm.versions import fingerprint
+        from weather_mmm.weather.climatology import CLIMATOLOGY_FILE
+        from weather_mmm.weather.sources import uses_api
+
+        seeds = Path(self.seeds_dir) if self.seeds_dir else None
+        if uses_api(self.mode, seeds):
+            return None
+        return fingerprint(self.mode, seeds or "no seeds", CLIMATOLOGY_FILE, self.end_date().isoformat(), str(self.seed),
+                           os.environ.get("WEATHER_MMM_CITIES", "default cities"))
+
     def load(self, start: dt.date, end: dt.date) -> WeatherLoad:
         return load_weather_daily(
             start,

@@ -1,16 +1,27 @@
-"""Asset jobs, and the in-process runner the command line uses for the main job."""
+"""Asset jobs, and the in-process runner the command line uses for the main job.
+
+The runner is incremental: before each run it compares the code version and input fingerprint recorded on
+the latest materialization of every partition the run would write (``assets.versions``) with the current
+ones, and skips the run when all match.
+"""
 
 import datetime as dt
 from collections.abc import Callable
 
 import dagster as dg
+import duckdb
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.events import DagsterEventType
 
 from assets.allocation import budget_allocation
 from assets.features import tenant_features
 from assets.mmm import mmm_fit
 from assets.models import baseline_fit
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
+from assets.versions import allocation_inputs, data_version, tenant_data_inputs, tenant_model_inputs
 from assets.weather import weather_daily
+from weather_mmm import settings
+from weather_mmm.models import store
 
 weather_job = dg.define_asset_job("weather_job", selection=[weather_daily], description="weather_daily for a date range.")
 catalog_job = dg.define_asset_job("catalog_job", selection=[tenant_catalog], description="The tenant catalog and its partitions.")
@@ -35,10 +46,73 @@ def range_tags(start: str, end: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
 
 
-def run_weather(defs: dg.Definitions, instance: dg.DagsterInstance, start: dt.date, end: dt.date) -> dg.ExecuteInProcessResult:
-    """Materialize ``weather_daily`` from ``start`` to ``end`` in one in-process run (with its checks)."""
+def stale_partitions(defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey],
+                     partitions: list[str], input_version: str | None) -> list[str]:
+    """The ``partitions`` that some asset of ``keys`` must (re)materialize: never materialized, or its latest
+    materialization's data version differs from the one the current code would give it from inputs
+    ``input_version`` (``None``: inputs unknown, so everything is stale)."""
+    if input_version is None:
+        return list(partitions)
+    graph = defs.resolve_asset_graph()
+    stale = set()
+    for key in keys:
+        expected = data_version(graph.get(key).code_version, input_version)
+        tags = instance.event_log_storage.get_latest_tags_by_partition(
+            key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG], partitions)
+        stale |= {p for p in partitions if tags.get(p, {}).get(DATA_VERSION_TAG) != expected}
+    return [p for p in partitions if p in stale]
+
+
+def _days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def run_weather(defs: dg.Definitions, instance: dg.DagsterInstance, start: dt.date, end: dt.date,
+                progress: Callable[[str], None] = print, force: bool = False) -> dg.ExecuteInProcessResult | None:
+    """Materialize the stale ``weather_daily`` partitions between ``start`` and ``end`` (all of them with
+    ``force``) in one in-process run with its checks; ``None`` when all were up to date."""
+    source = defs.resources["weather_source"]
+    days = [d.isoformat() for d in _days(start, end)]
+    stale = stale_partitions(defs, instance, [weather_daily.key], days, None if force else source.version())
+    if not stale:
+        progress(f"weather_daily: {len(days)} days up to date (same sources and code), skipped")
+        return None
+    if len(stale) < len(days):
+        progress(f"weather_daily: {len(stale)} of {len(days)} days stale, materializing {stale[0]}..{stale[-1]}")
     return defs.resolve_job_def("weather_job").execute_in_process(
-        instance=instance, run_config=QUIET, tags=range_tags(start.isoformat(), end.isoformat()), raise_on_error=False)
+        instance=instance, run_config=QUIET, tags=range_tags(stale[0], stale[-1]), raise_on_error=False)
+
+
+DATA_KEYS = [*tenant_sales_and_spend.keys, *tenant_features.keys]
+
+
+def data_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str, start: dt.date, end: dt.date,
+              force: bool = False) -> tuple[str, str] | None:
+    """The date range of ``tenant``'s sales, spend and features that is stale (all of it with ``force``),
+    or ``None``."""
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
+        inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
+    keys = [f"{d.isoformat()}|{tenant}" for d in _days(start, end)]
+    stale = stale_partitions(defs, instance, DATA_KEYS, keys, None if force else inputs)
+    return (stale[0].split("|")[0], stale[-1].split("|")[0]) if stale else None
+
+
+def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[bool, bool]:
+    """(refit, reallocate) for ``tenant``: whether its truth, baselines and MMM are stale, and whether its
+    allocation is (a refit always reallocates)."""
+    from assets.models import tenant_matrix
+
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
+        matrix, _, geos = tenant_matrix(conn, tenant)
+        simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
+        usable = store.usable_version(conn, tenant)
+        data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
+    if (simulated and stale_partitions(defs, instance, list(tenant_truth.keys), [tenant], data_inputs)) or \
+            stale_partitions(defs, instance, [*baseline_fit.keys, *mmm_fit.keys], [tenant], tenant_model_inputs(matrix, geos)):
+        return True, True
+    inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None)
+    return False, bool(stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs))
+
 
 
 def run_tenants(
@@ -50,26 +124,39 @@ def run_tenants(
     progress: Callable[[str], None] = print,
     checks: bool = True,
     models: bool = True,
+    force: bool = False,
 ) -> list[dg.ExecuteInProcessResult]:
-    """The catalog, then per tenant one run of sales, spend and features over ``start``..``end`` and one of
-    its truth and models; then (``checks``) the table-wide checks once."""
+    """The catalog, then per tenant one run of its stale sales, spend and features over ``start``..``end``
+    and (``models``) one of its truth, models and allocation, or of the allocation alone, when stale (all
+    of them with ``force``); then (``checks``) the table-wide checks once, if any tenant run happened."""
     results = [defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)]
     if not results[-1].success:
         return results
     names = tenants or sorted(instance.get_dynamic_partitions("tenant"))
+    ran = False
     for i, tenant in enumerate(names, 1):
-        data = defs.resolve_job_def("tenant_data_job").execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False,
-            tags=range_tags(f"{start.isoformat()}|{tenant}", f"{end.isoformat()}|{tenant}"))
-        runs = [data]
-        if models and data.success:
-            runs.append(defs.resolve_job_def("tenant_model_job").execute_in_process(
-                instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant))
+        runs, work = [], []
+        if span := data_work(defs, instance, tenant, start, end, force):
+            runs.append(defs.resolve_job_def("tenant_data_job").execute_in_process(
+                instance=instance, run_config=QUIET, raise_on_error=False,
+                tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
+            work.append(f"data {span[0]}..{span[1]}")
+        if models and all(r.success for r in runs):
+            refit, reallocate = (True, True) if force else model_work(defs, instance, tenant)
+            if reallocate:
+                runs.append(defs.resolve_job_def("tenant_model_job").execute_in_process(
+                    instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant,
+                    asset_selection=None if refit else list(budget_allocation.keys)))
+                work.append("models and allocation" if refit else "allocation")
         results += runs
-        progress(f"  [{i}/{len(names)}] {tenant}: {'ok' if all(r.success for r in runs) else 'FAILED'}")
-    if checks:
+        ran |= bool(runs)
+        status = ("ok" if all(r.success for r in runs) else "FAILED") + f" ({', '.join(work)})" if runs else "up to date, skipped"
+        progress(f"  [{i}/{len(names)}] {tenant}: {status}")
+    if checks and ran:
         results.append(defs.resolve_job_def("tenant_checks_job").execute_in_process(
             instance=instance, run_config=QUIET, raise_on_error=False))
+    elif checks:
+        progress("tenant checks: nothing changed since they last ran, skipped")
     return results
 
 

@@ -1,14 +1,16 @@
 """One tenant through the main job's path: sales, spend, features, baselines and their checks, in a temp warehouse."""
 
+import base64
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from weather_mmm.cli import main
+from weather_mmm.cli import _instance, main
 
 TENANT = "stormready_supply"
 
@@ -61,6 +63,19 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert main(["show", "nobody"]) == 2 and "tenant nobody has no model" in capsys.readouterr().err
     index = _render(tmp_path / "reports" / "index.html", tmp_path)
     assert f'href="{TENANT}.html"' in index and 'data-images-rendered="1"' in index
+    # The report's plots are also the fit's metadata in the Dagster UI (Markdown with the PNG inline).
+    meta = _instance().get_latest_materialization_event(dg.AssetKey("mmm_effects")).asset_materialization.metadata
+    for name in ("plot_fit", "plot_contributions", "plot_roas", "plot_response_curves", "plot_weather_curves"):
+        png = base64.b64decode(re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", meta[name].value).group(1))
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000, name
+    # A second run with nothing changed skips the weather, the data and the fit; only the allocation, which
+    # failed, is tried again (and fails the same way).
+    assert main(["run", "--tenant", TENANT]) == 1
+    out, err = capsys.readouterr()
+    assert "weather_daily: 547 days up to date (same sources and code), skipped" in out
+    assert f"[1/1] {TENANT}: FAILED (allocation)" in out and "no usable model version to allocate from" in err
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1
 
 
 def _render(page: Path, tmp_path: Path) -> str:

@@ -107,7 +107,7 @@ def test_failures_are_recorded_once_and_notified():
     assert json.loads(responses.calls[0].request.body) == {"text": "weather-mmm run r1 of tenant_model_job failed: boom"}
 
 
-def test_backfill_of_three_tenants_twice_leaves_identical_tables(warehouse, open_meteo_dir, monkeypatch):
+def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run_skips(warehouse, open_meteo_dir, monkeypatch):
     from sensors.jobs import run_tenants, run_weather
     from weather_mmm.cli import _instance
     from weather_mmm.definitions import build_definitions
@@ -117,15 +117,21 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables(warehouse, open
     defs, instance = build_definitions(), _instance()
     start, end = dt.date(2023, 1, 1), dt.date(2023, 1, 30)
     tenants = ["pixelpro_software", "stormready_supply", "icebox_treats"]
-    snapshots = []
-    for _ in range(2):
-        assert run_weather(defs, instance, start, end).success
-        results = run_tenants(defs, instance, start, end, tenants, progress=lambda _: None, checks=False, models=False)
-        assert all(r.success for r in results)
+    snapshots, said = [], []
+    for force in (False, True, False):
+        weather = run_weather(defs, instance, start, end, said.append, force)
+        results = run_tenants(defs, instance, start, end, tenants, progress=said.append, checks=False, models=False, force=force)
+        assert all(r.success for r in [*filter(None, [weather]), *results])
+        snapshots.append((weather, [r.dagster_run.job_name for r in results]))
         with duckdb.connect(str(warehouse), read_only=True) as conn:
-            snapshots.append({t: pl.from_arrow(conn.execute(f"select * from {t} order by all").to_arrow_table())
-                              for t in ("weather_daily", "tenant_sales", "tenant_spend", "tenant_features", "tenant_media_features")})
-    first, second = snapshots
+            snapshots[-1] += ({t: pl.from_arrow(conn.execute(f"select * from {t} order by all").to_arrow_table())
+                               for t in ("weather_daily", "tenant_sales", "tenant_spend", "tenant_features", "tenant_media_features")},)
+    (_, jobs1, first), (forced, jobs2, second), (skipped, jobs3, third) = snapshots
     assert first["tenant_sales"]["tenant"].n_unique() == 3 and first["tenant_features"].height == 3 * 30
+    assert forced is not None and jobs1 == jobs2 == ["catalog_job"] + ["tenant_data_job"] * 3
     for table in first:
-        assert first[table].equals(second[table]), table
+        assert first[table].equals(second[table]) and first[table].equals(third[table]), table
+    # Nothing changed: the third run only refreshed the catalog and says what it skipped.
+    assert skipped is None and jobs3 == ["catalog_job"]
+    assert "weather_daily: 30 days up to date (same sources and code), skipped" in said
+    assert said[-3:] == [f"  [{i}/3] {t}: up to date, skipped" for i, t in enumerate(tenants, 1)]

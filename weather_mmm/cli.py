@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import sys
 import time
@@ -54,11 +55,14 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{' (' + source.seeds_dir + ')' if source.seeds_dir else ''}", flush=True)
     instance = _instance()
     t0 = time.perf_counter()
-    results = [run_weather(defs, instance, start, end)]
-    if results[0].success and not args.weather_only:
-        print("tenants (per tenant: one run of sales, spend and features; one of truth and models):", flush=True)
+    say = functools.partial(print, flush=True)
+    weather = run_weather(defs, instance, start, end, say, args.force)
+    results = [weather] if weather else []
+    if all(r.success for r in results) and not args.weather_only:
+        print("tenants (per tenant: one run of sales, spend and features; one of truth and models; each only when "
+              "its code or inputs changed):", flush=True)
         tenants = [args.tenant] if args.tenant else None
-        results += run_tenants(defs, instance, start, end, tenants, progress=lambda line: print(line, flush=True))
+        results += run_tenants(defs, instance, start, end, tenants, progress=say, force=args.force)
     elapsed = time.perf_counter() - t0
     failed = False
     for result in results:
@@ -68,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for result in results:
         for line in check_lines(result):
             print(line)
-    if not results[0].success:
+    if weather and not weather.success:
         return EXIT_FAILED
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
         weather = pl.from_arrow(conn.execute(
@@ -92,7 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
             pages = write_reports(conn, settings.reports_dir())
         print(f"\nreports: {pages[0]} (portfolio) and {len(pages) - 1} tenant page(s) beside it")
-    print(f"\ndone in {elapsed:.0f} s" + (" with failures (see the errors above)" if failed else ""))
+    runs = sum(1 for r in results if r.dagster_run.job_name != "catalog_job")
+    print(f"\ndone in {elapsed:.0f} s: {runs} run(s)" + (" (nothing had changed)" if not runs else "")
+          + (" with failures (see the errors above)" if failed else ""))
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -144,8 +150,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.no_run:
         return EXIT_OK
     instance = _instance()
-    results = [run_weather(defs, instance, first, last)]
-    if results[0].success:
+    weather = run_weather(defs, instance, first, last)
+    results = [weather] if weather else []
+    if all(r.success for r in results):
         results += run_tenants(defs, instance, first, last, [args.tenant], progress=print, checks=False, models=False)
     failed = False
     for result in results:
@@ -186,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=_date, help="last day (default the calendar end)")
     run.add_argument("--tenant", help="only this tenant (after the catalog)")
     run.add_argument("--weather-only", action="store_true", help="only materialize weather_daily")
+    run.add_argument("--force", action="store_true",
+                     help="rematerialize every partition in the range, even those whose code and inputs are unchanged")
     run.set_defaults(func=cmd_run)
     show = sub.add_parser("show", help="print a tenant's results and write its HTML report")
     show.add_argument("tenant")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -44,9 +45,27 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _figure(fig, alt: str, caption: str) -> str:
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+@dataclass(frozen=True)
+class Figure:
+    """A rendered plot: PNG bytes as base64, its alt text and a caption naming its tables."""
+
+    png: str
+    alt: str
+    caption: str
+
+    @property
+    def html(self) -> str:
+        return (f'<figure><img alt="{html.escape(self.alt)}" src="data:image/png;base64,{self.png}">'
+                f"<figcaption>{html.escape(self.caption)}</figcaption></figure>")
+
+    @property
+    def markdown(self) -> str:
+        """Markdown with the image inline (rendered by the Dagster UI's Markdown metadata)."""
+        return f"![{self.alt}](data:image/png;base64,{self.png})\n\n{self.caption}"
+
+
+def _figure(fig, alt: str, caption: str) -> Figure:
+    return Figure(_png(fig), alt, caption)
 
 
 def _table(frame: pl.DataFrame, css_id: str) -> str:
@@ -69,7 +88,7 @@ def _page(title: str, subtitle: str, body: str) -> str:
             f'<p class="sub">{html.escape(subtitle)}</p>{body}</body></html>')
 
 
-def _fit_plot(conn, tenant: str) -> str:
+def _fit_plot(conn, tenant: str) -> Figure:
     dec = read_sql(conn, "select date, sum(revenue) fitted from main.mmm_decomposition where tenant = ? group by date order by date", tenant)
     actual = read_sql(conn, "select date, revenue from main.tenant_features where tenant = ? order by date", tenant)
     both = dec.join(actual, on="date")
@@ -84,7 +103,7 @@ def _fit_plot(conn, tenant: str) -> str:
                    "is the holdout the model never saw. Tables: tenant_features, mmm_decomposition.")
 
 
-def _contribution_plot(conn, tenant: str) -> str:
+def _contribution_plot(conn, tenant: str) -> Figure:
     dec = read_sql(conn, "select date_trunc('week', date) as week_start, component, avg(revenue) revenue from main.mmm_decomposition "
                  "where tenant = ? group by all order by week_start", tenant)
     wide = dec.pivot(on="component", index="week_start", values="revenue").sort("week_start").fill_null(0.0)
@@ -100,13 +119,14 @@ def _contribution_plot(conn, tenant: str) -> str:
                    "adds what the actual weather added or removed. Table: mmm_decomposition.")
 
 
-def _curve_plots(conn, tenant: str, have: set[str]) -> str:
+def _curve_plots(conn, tenant: str, have: set[str]) -> dict[str, Figure]:
+    """``{kind}_curves`` figures for the kinds of curve the tenant has (response, adstock, weather)."""
     curves = read_sql(conn, "select * from main.mmm_curves where tenant = ?", tenant)
     plan = (read_sql(conn, "select channel, avg(current_spend) current, avg(recommended_spend) recommended "
                  "from main.budget_allocation where tenant = ? group by channel", tenant)
             if "budget_allocation" in have else pl.DataFrame(schema={"channel": pl.Utf8, "current": pl.Float64, "recommended": pl.Float64}))
     marks = {c: (cur, rec) for c, cur, rec in plan.iter_rows()}
-    out = []
+    out = {}
     for kind, xlabel, ylabel, caption in (
         ("response", "steady spend (USD/day)", "incremental revenue (USD/day)",
          "Response curves (posterior mean, 90 % band) under normal weather; dashed: current spend, solid: recommended."),
@@ -131,11 +151,11 @@ def _curve_plots(conn, tenant: str, have: set[str]) -> str:
             ax.set_xlabel(xlabel, fontsize=8)
         axes[0][0].set_ylabel(ylabel, fontsize=8)
         fig.tight_layout()
-        out.append(_figure(fig, f"{kind} curves", caption + " Table: mmm_curves."))
-    return "".join(out)
+        out[f"{kind}_curves"] = _figure(fig, f"{kind} curves", caption + " Table: mmm_curves.")
+    return out
 
 
-def _roas_section(conn, tenant: str, have: set[str]) -> str:
+def _roas(conn, tenant: str, have: set[str]) -> tuple[Figure, pl.DataFrame]:
     roas = read_sql(conn, "select key channel, mean, lo90, hi90 from main.mmm_effects where tenant = ? and kind = 'roas' order by key", tenant)
     if "tenant_ground_truth" in have:
         truth = read_sql(conn, "select key channel, value true_roas from main.tenant_ground_truth "
@@ -151,7 +171,20 @@ def _roas_section(conn, tenant: str, have: set[str]) -> str:
     ax.set_xlabel("ROAS (USD revenue per USD spend)")
     ax.legend(frameon=False, fontsize=8)
     return _figure(fig, "ROAS against the truth", "ROAS per channel with its 90 % interval; x marks the simulation's "
-                   "true ROAS. Tables: mmm_effects, tenant_ground_truth.") + _table(roas, "roas")
+                   "true ROAS. Tables: mmm_effects, tenant_ground_truth."), roas
+
+
+def _allocation_plot(summary: pl.DataFrame) -> Figure:
+    channels = summary.filter(pl.col("channel") != "all").sort("channel")
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    x = range(channels.height)
+    ax.bar([i - 0.2 for i in x], channels["current_spend"], width=0.4, color="#9aa5b1", label="current")
+    ax.bar([i + 0.2 for i in x], channels["recommended_spend"], width=0.4, color="#e6550d", label="recommended")
+    ax.set_xticks(list(x), channels["channel"].to_list())
+    ax.set_ylabel("spend over the horizon (USD)")
+    ax.legend(frameon=False, fontsize=8)
+    return _figure(fig, "allocation before and after", "Spend per channel over the planning horizon, current and "
+                   "recommended. Tables: budget_allocation, allocation_summary.")
 
 
 def _allocation_section(conn, tenant: str, have: set[str]) -> str:
@@ -161,21 +194,32 @@ def _allocation_section(conn, tenant: str, have: set[str]) -> str:
     if summary.is_empty():
         return "<p>No allocation for this tenant: its newest fit is not usable (see the diagnostics above).</p>"
     channels = summary.filter(pl.col("channel") != "all").sort("channel")
-    fig, ax = plt.subplots(figsize=(5, 2.8))
-    x = range(channels.height)
-    ax.bar([i - 0.2 for i in x], channels["current_spend"], width=0.4, color="#9aa5b1", label="current")
-    ax.bar([i + 0.2 for i in x], channels["recommended_spend"], width=0.4, color="#e6550d", label="recommended")
-    ax.set_xticks(list(x), channels["channel"].to_list())
-    ax.set_ylabel("spend over the horizon (USD)")
-    ax.legend(frameon=False, fontsize=8)
     total = summary.filter(pl.col("channel") == "all").row(0, named=True)
     lift = (f"<p id=\"lift\">Expected lift over the current allocation: {total['lift_mean']:,.0f} USD "
             f"(90 % interval {total['lift_lo90']:,.0f} to {total['lift_hi90']:,.0f}) over the horizon.</p>"
             f"<p>{html.escape(total['explanation'] or '')}</p>")
     table = channels.select("channel", current_usd="current_spend", recommended_usd="recommended_spend",
                             mroas="mroas_mean", saturation="saturation", weather_multiplier="weather_multiplier")
-    return _figure(fig, "allocation before and after", "Spend per channel over the planning horizon, current and "
-                   "recommended. Tables: budget_allocation, allocation_summary.") + lift + _table(table, "allocation")
+    return _allocation_plot(summary).html + lift + _table(table, "allocation")
+
+
+def tenant_figures(conn: duckdb.DuckDBPyConnection, tenant: str) -> dict[str, Figure]:
+    """The tenant page's plots that its tables allow, by name: ``fit``, ``contributions``, ``roas``,
+    ``response_curves``, ``adstock_curves``, ``weather_curves``, ``allocation``. Reads the tables the
+    captions name from ``conn`` (the warehouse, or an in-memory database holding a run's fresh tables)."""
+    have = table_names(conn)
+    figures = {}
+    if {"mmm_decomposition", "tenant_features"} <= have:
+        figures["fit"] = _fit_plot(conn, tenant)
+    if "mmm_decomposition" in have:
+        figures["contributions"] = _contribution_plot(conn, tenant)
+    if "mmm_effects" in have:
+        figures["roas"] = _roas(conn, tenant, have)[0]
+    if "mmm_curves" in have:
+        figures.update(_curve_plots(conn, tenant, have))
+    if "allocation_summary" in have:
+        figures["allocation"] = _allocation_plot(read_sql(conn, "select * from main.allocation_summary where tenant = ?", tenant))
+    return figures
 
 
 def tenant_report(conn: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path) -> Path:
@@ -196,10 +240,12 @@ def tenant_report(conn: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path) -
         "value": [f"{diag['holdout_r2']:.3f}", f"{diag['holdout_mape']:.1%}", f"{diag['coverage90']:.0%}",
                   f"{diag['max_rhat']:.3f}", f"{diag['min_ess']:.0f}", str(diag["divergences"]), f"{diag['fit_seconds']:.1f}",
                   str(diag["model_version"]), f"{diag['status']}: {diag['status_reason']}"]})
-    body = (f"<h2>Fit</h2>{_table(facts, 'diagnostics')}{_fit_plot(conn, tenant)}"
-            f"<h2>Where revenue comes from</h2>{_contribution_plot(conn, tenant)}"
-            f"<h2>ROAS</h2>{_roas_section(conn, tenant, have)}"
-            f"<h2>Curves</h2>{_curve_plots(conn, tenant, have) if 'mmm_curves' in have else '<p>No curves yet.</p>'}"
+    roas_plot, roas = _roas(conn, tenant, have)
+    curves = "".join(f.html for f in _curve_plots(conn, tenant, have).values()) if "mmm_curves" in have else "<p>No curves yet.</p>"
+    body = (f"<h2>Fit</h2>{_table(facts, 'diagnostics')}{_fit_plot(conn, tenant).html}"
+            f"<h2>Where revenue comes from</h2>{_contribution_plot(conn, tenant).html}"
+            f"<h2>ROAS</h2>{roas_plot.html}{_table(roas, 'roas')}"
+            f"<h2>Curves</h2>{curves}"
             f"<h2>Next week's budget</h2>{_allocation_section(conn, tenant, have)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{tenant}.html"
@@ -243,7 +289,7 @@ def portfolio_report(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
         axes[2].legend(frameon=False, fontsize=8)
         fig.tight_layout()
         body += _figure(fig, "portfolio by tier", "Holdout R², ROAS error and weather share by weather-sensitivity tier. "
-                        "Tables: mmm_diagnostics, mmm_effects, tenant_ground_truth, tenant_catalog.")
+                        "Tables: mmm_diagnostics, mmm_effects, tenant_ground_truth, tenant_catalog.").html
     links = "".join(f'<li><a href="{html.escape(t)}.html">{html.escape(t)}</a></li>' for t in summary["tenant"]) if summary.height else ""
     body = (_table(summary, "portfolio") if summary.height else "<p>No tenant has a model yet.</p>") + body + f"<ul>{links}</ul>"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ kept for inspection while the previous passing version stays in use.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from weather_mmm.models.mmm import MMMFit, MMMInputs, MMMSettings
+from weather_mmm.versions import fingerprint
 
 VERSIONS_DDL = """
 create table if not exists main.model_versions (
@@ -39,7 +39,7 @@ STATUSES = ("usable", "not_converged", "drifted", "rolled_back")
 def data_fingerprint(matrix: pl.DataFrame) -> str:
     """SHA-256 (first 16 hex digits) of a model matrix's rows, in date order: the same data gives the same
     fingerprint whatever the run."""
-    return hashlib.sha256(matrix.sort("date").write_csv().encode()).hexdigest()[:16]
+    return fingerprint(matrix.sort("date"))
 
 
 def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
@@ -95,15 +95,19 @@ def record_version(conn, row: dict) -> None:
 
 
 def versions(conn, tenant: str) -> pl.DataFrame:
-    """Every version of ``tenant``, newest first (empty when none)."""
-    conn.execute(VERSIONS_DDL)
+    """Every version of ``tenant``, newest first (empty, without columns, when no fit was ever recorded).
+    Works on a read-only connection."""
+    if not conn.execute("select count(*) from information_schema.tables where table_schema = 'main' "
+                        "and table_name = 'model_versions'").fetchone()[0]:
+        return pl.DataFrame()
     return pl.from_arrow(conn.execute("select * from main.model_versions where tenant = ? order by version desc",
                                       [tenant]).to_arrow_table())
 
 
 def usable_version(conn, tenant: str) -> dict | None:
     """The newest ``usable`` version row of ``tenant``, or None."""
-    rows = versions(conn, tenant).filter(pl.col("status") == "usable")
+    rows = versions(conn, tenant)
+    rows = rows.filter(pl.col("status") == "usable") if rows.height else rows
     return rows.row(0, named=True) if rows.height else None
 
 

@@ -48,6 +48,11 @@ def _has_seed_files(folder: Path | None) -> bool:
     return folder is not None and folder.is_dir() and (any(folder.glob("*.json")) or any(folder.glob("*.csv")))
 
 
+def uses_api(mode: str, seeds_dir: Path | None) -> bool:
+    """Whether ``mode`` reads the Open-Meteo API (``api``, or ``auto`` without seed files)."""
+    return mode == "api" or (mode == "auto" and not _has_seed_files(seeds_dir))
+
+
 def _from_api(cities: list[City], first: dt.date, end: dt.date, client: ArchiveClient) -> LoadedRecords:
     last = min(end, client.latest_complete_day())
     records, labels = {}, {}
@@ -82,7 +87,7 @@ def load_records(
     names = {c.city for c in cities}
     if mode == "climatology":
         return LoadedRecords({}, mode, warnings=[NO_REAL_SOURCE_WARNING])
-    if mode == "seeds" or (mode == "auto" and _has_seed_files(seeds_dir)):
+    if not uses_api(mode, seeds_dir):
         if seeds_dir is None:
             raise WeatherInputError("weather source 'seeds' needs WEATHER_MMM_WEATHER_SEEDS (a folder)")
         records = {c: r for c, r in read_seed_folder(seeds_dir, names).items() if c in names}

@@ -1,0 +1,71 @@
+"""Code versions of the asset families, and the fingerprint of what each run reads.
+
+Every materialization carries Dagster's ``dagster/code_version`` (a fingerprint of the sources that compute
+it) and a logical ``dagster/data_version``: a fingerprint of that code version and of everything the run
+read (weather source, weather rows, catalog row, model matrix, settings), as Dagster derives data versions
+from code and input versions when none is given
+(https://docs.dagster.io/guides/build/assets/asset-versioning-and-caching). A partition is up to date when
+its latest materialization has the data version a run would give it now; ``sensors.jobs`` skips runs whose
+partitions are all up to date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from weather_mmm import settings
+from weather_mmm.versions import fingerprint, source_version
+from weather_mmm.weather.climatology import CLIMATOLOGY_FILE
+
+_COMMON = ("weather_mmm/settings.py", "weather_mmm/versions.py", "assets/versions.py", "resources")
+WEATHER_CODE = source_version(*_COMMON, "weather_mmm/weather", "assets/weather.py")
+TENANT_DATA_CODE = source_version(*_COMMON, "weather_mmm/weather", "weather_mmm/simulation",
+                                  "assets/simulation.py")
+FEATURES_CODE = source_version(*_COMMON, "weather_mmm/features", "assets/features.py")
+MODELS_CODE = source_version(*_COMMON, "weather_mmm/features", "weather_mmm/models",
+                             "assets/models.py", "assets/mmm.py")
+ALLOCATION_CODE = source_version(*_COMMON, "weather_mmm/models", "weather_mmm/allocation", "weather_mmm/weather",
+                                 "assets/allocation.py")
+
+
+def data_version(code_version: str, input_version: str) -> str:
+    """The logical data version of an output computed by ``code_version`` from inputs ``input_version``."""
+    return fingerprint(code_version, input_version)
+
+
+def versioned(value: pl.DataFrame, output_name: str, code_version: str, input_version: str) -> dg.Output:
+    """``value`` as the output ``output_name``, with its logical data version."""
+    return dg.Output(value, output_name, data_version=dg.DataVersion(data_version(code_version, input_version)))
+
+
+def tenant_data_inputs(conn, tenant: str, end: dt.date) -> str:
+    """Fingerprint of what a tenant's sales, spend and features read: its catalog row, the weather of its
+    cities from the calendar start to ``end``, its imported files (if any) and ``end``."""
+    catalog = pl.from_arrow(conn.execute("select * from main.tenant_catalog where tenant = ?", [tenant]).to_arrow_table())
+    if catalog.is_empty():
+        raise ValueError(f"tenant {tenant} is not in tenant_catalog; materialize the catalog first")
+    geos = list(json.loads(catalog["geos"][0]))
+    weather = pl.from_arrow(conn.execute(
+        "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date between ? and ? "
+        "order by city, date", [geos, settings.CALENDAR_START, end]).to_arrow_table())
+    return fingerprint(catalog, weather, settings.imports_dir() / tenant, end.isoformat(), CLIMATOLOGY_FILE)
+
+
+def tenant_model_inputs(matrix: pl.DataFrame, geos: dict) -> str:
+    """Fingerprint of what a tenant's models and allocation read: its model matrix, geos, the MMM and
+    planning settings (``WEATHER_MMM_*`` variables) and the forecast file, if one is set."""
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("WEATHER_MMM_MMM_", "WEATHER_MMM_HORIZON")))
+    forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
+    return fingerprint(matrix.sort("date"), json.dumps(geos, sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE,
+                       Path(forecast) if forecast else "no forecast file")
+
+
+def allocation_inputs(matrix: pl.DataFrame, geos: dict, model_version: str | None) -> str:
+    """Fingerprint of what an allocation reads: the model inputs and the model version it plans from."""
+    return fingerprint(tenant_model_inputs(matrix, geos), model_version or "no usable model version")

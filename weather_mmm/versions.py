@@ -1,0 +1,43 @@
+"""Content fingerprints: the data versions of tables and the code versions of modules.
+
+The platform records them on every materialization (Dagster's ``code_version`` and ``data_version``, plus
+the fingerprint of what a run read) so that a second run over unchanged inputs and code can skip its work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+
+WEATHER_MMM_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fingerprint(*parts: pl.DataFrame | Path | str | None) -> str:
+    """SHA-256 (first 16 hex digits) over ``parts`` in order: a frame by its CSV text (column names, values,
+    row order), a path by its bytes (a folder by its files' names and bytes, sorted; a missing path by its
+    name), a string as is. The same inputs give the same fingerprint in every process."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, pl.DataFrame):
+            digest.update(part.write_csv().encode())
+        elif isinstance(part, Path):
+            files = sorted(p for p in part.rglob("*") if p.is_file()) if part.is_dir() else [part]
+            for file in files:
+                digest.update(str(file.relative_to(part) if part.is_dir() else file.name).encode())
+                digest.update(file.read_bytes() if file.exists() else b"<missing>")
+        else:
+            digest.update(str(part).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def source_version(*relative: str) -> str:
+    """Code version of the modules and packages at ``relative`` paths under the project root: a fingerprint
+    of their Python sources, so any change to them marks what they compute as stale."""
+    files = []
+    for rel in relative:
+        path = WEATHER_MMM_ROOT / rel
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return fingerprint(*files)
