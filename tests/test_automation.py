@@ -79,7 +79,40 @@ def test_weather_sensor_one_event_one_refresh_in_order(seeds_copy, monkeypatch):
     assert not quiet.run_requests and quiet.skip_message == "no seed file changed"
 
 
-def test_schedules_request_the_newest_complete_day_and_weekly_refits(tmp_path):
+def test_a_new_day_of_weather_extends_the_calendar_and_refreshes_its_cities_tenants(seeds_copy, monkeypatch):
+    monkeypatch.delenv("WEATHER_MMM_CALENDAR_END", raising=False)
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(seeds_copy))
+    from weather_mmm import settings
+    from weather_mmm.simulation.catalog import build_catalog, simulated_tenants
+    from weather_mmm.weather.sources import load_weather_daily
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    _, cursor = _tick(instance, None)
+    assert settings.calendar_end() == dt.date(2024, 12, 31)
+    # tomorrow's observation arrives in Phoenix's file
+    path = seeds_copy / "phoenix.json"
+    doc = json.loads(path.read_text())
+    doc["daily"]["time"].append("2025-01-01")
+    for var, value in {"temperature_2m_max": 19.4, "temperature_2m_min": 6.1, "temperature_2m_mean": 12.2,
+                       "precipitation_sum": 0.0, "snowfall_sum": 0.0}.items():
+        doc["daily"][var].append(value)
+    path.write_text(json.dumps(doc))
+    assert settings.calendar_end() == dt.date(2025, 1, 1)
+    event, cursor = _tick(instance, cursor)
+    (weather,) = event.run_requests
+    assert (weather.tags["dagster/asset_partition_range_start"], weather.tags["dagster/asset_partition_range_end"]) == ("2025-01-01", "2025-01-01")
+    pending = json.loads(cursor)["pending"]
+    assert pending["cities"] == ["phoenix"]
+    assert set(pending["tenants"]) == {p.tenant for p in build_catalog() if "phoenix" in p.geos}
+    # and the weather run can now load that day, observed
+    day = load_weather_daily(dt.date(2025, 1, 1), dt.date(2025, 1, 1), mode="seeds", seeds_dir=seeds_copy).frame
+    phoenix = day.filter(pl.col("city") == "phoenix").row(0, named=True)
+    assert phoenix["temperature_2m_max"] == 19.4 and phoenix["temperature_2m_max_flag"] == "observed"
+
+
+def test_schedules_request_the_newest_complete_day_and_weekly_refits(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEATHER_MMM_CALENDAR_END", "2026-12-31")
     instance = dg.DagsterInstance.local_temp(str(tmp_path))
     instance.add_dynamic_partitions("tenant", ["acme", "zenith"])
     when = dt.datetime(2026, 11, 21, 6, 0, tzinfo=dt.timezone.utc)
@@ -93,6 +126,28 @@ def test_schedules_request_the_newest_complete_day_and_weekly_refits(tmp_path):
     assert [(r.run_key, r.tags["dagster/asset_partition_range_start"]) for r in weather] == [("weather:2026-11-16", "2026-11-16")]
     assert [r.tags["dagster/asset_partition_range_end"] for r in data] == ["2026-11-16|acme", "2026-11-16|zenith"]
     assert [r.partition_key for r in models] == ["acme", "zenith"]
+
+
+def test_schedules_follow_the_seeds_calendar_and_skip_stored_days(tmp_path, monkeypatch, open_meteo_dir):
+    monkeypatch.delenv("WEATHER_MMM_CALENDAR_END", raising=False)
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    instance.add_dynamic_partitions("tenant", ["acme", "zenith"])
+    from weather_mmm.definitions import defs
+
+    def tick():
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 21, 6, 0, tzinfo=dt.timezone.utc),
+                                            repository_def=defs.get_repository_def())
+        with partition_loading_context(dynamic_partitions_store=instance):
+            return daily_weather_schedule.evaluate_tick(context), daily_tenant_data_schedule.evaluate_tick(context)
+
+    weather, data = tick()  # the seeds end 2024-12-31 (Phoenix): the newest day there is weather for
+    assert [r.run_key for r in weather.run_requests] == ["weather:2024-12-31"] and len(data.run_requests) == 2
+    instance.report_runless_asset_event(dg.AssetMaterialization("weather_daily", partition="2024-12-31"))
+    instance.report_runless_asset_event(dg.AssetMaterialization("tenant_features", partition="2024-12-31|acme"))
+    weather, data = tick()
+    assert not weather.run_requests and "already stored" in weather.skip_message
+    assert [r.tags["dagster/asset_partition_range_start"] for r in data.run_requests] == ["2024-12-31|zenith"]
 
 
 @responses.activate

@@ -45,14 +45,24 @@ def imports_dir() -> Path:
 
 
 def calendar_end() -> dt.date:
-    """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) or 2024-12-31.
+    """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) when set; otherwise 2024-12-31, or the newest
+    day with real weather in the seeds folder (``WEATHER_MMM_WEATHER_SEEDS``) when that is later, so the
+    calendar grows as new days of weather are dropped into the folder.
 
     Raises:
         ValueError: the variable is set but is not an ISO date on or after 2023-01-01.
+        WeatherInputError: a seed file cannot be read (names it).
     """
     raw = os.environ.get("WEATHER_MMM_CALENDAR_END")
     if not raw:
-        return DEFAULT_CALENDAR_END
+        seeds = os.environ.get("WEATHER_MMM_WEATHER_SEEDS")
+        if not seeds:
+            return DEFAULT_CALENDAR_END
+        from weather_mmm.weather.cities import load_cities
+        from weather_mmm.weather.watch import newest_observed_day
+
+        newest = newest_observed_day(env_path("WEATHER_MMM_WEATHER_SEEDS", Path(seeds)), set(load_cities()))
+        return max(DEFAULT_CALENDAR_END, newest or DEFAULT_CALENDAR_END)
     try:
         end = dt.date.fromisoformat(raw)
     except ValueError:

@@ -7,6 +7,7 @@ year of its daily records, so a change is located to the years it touched withou
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -35,6 +36,26 @@ def snapshot(folder: Path, cities: set[str]) -> dict[str, dict]:
                  for (y,), part in frame.group_by(pl.col("date").dt.year(), maintain_order=True)}
         out[city] = {"sha": sha, "years": years, "last_day": frame["date"].max().isoformat()}
     return out
+
+
+def newest_observed_day(folder: Path, cities: set[str]) -> dt.date | None:
+    """The newest day with an observed value in any seed file of ``folder`` (``None`` without seed files).
+    Read once per state of the files (names, sizes, modification times).
+
+    Raises:
+        WeatherInputError: the seed reader's error, naming the file at fault.
+    """
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix in SEED_SUFFIXES) if Path(folder).is_dir() else []
+    if not files:
+        return None
+    return _newest(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files), str(folder), frozenset(cities))
+
+
+@functools.lru_cache(maxsize=16)
+def _newest(_files: tuple, folder: str, cities: frozenset[str]) -> dt.date | None:
+    days = [r.frame.filter(pl.any_horizontal(pl.exclude("date").is_not_null()))["date"].max()
+            for r in read_seed_folder(folder, set(cities)).values()]
+    return max((d for d in days if d is not None), default=None)
 
 
 def changes(old: dict[str, dict], new: dict[str, dict], first: dt.date, last: dt.date) -> tuple[list[str], dt.date | None]:
