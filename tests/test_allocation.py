@@ -184,3 +184,23 @@ def test_true_plans_on_a_simulated_tenant(weather):
     outcome = truth_outcome(pl.DataFrame({"tenant": ["a", "b"], "current": [100.0, 100.0], "recommended": [101.0, 99.0],
                                           "optimal": [110.0, 100.5]}))
     assert not outcome.passed and "less for b" in outcome.summary and "captures 10%" in outcome.summary
+
+
+def test_plan_plots_for_the_report_and_the_asset_metadata():
+    from weather_mmm.models.mmm import curves
+    from weather_mmm.report_html import _allocation_section, tenant_figures
+
+    fit = known_fit()
+    plan = allocate(fit, HISTORY, NORMAL, DATES)
+    tag = pl.lit("t").alias("tenant")
+    with duckdb.connect() as conn:
+        for name, frame in {"budget_allocation": plan.table("t"), "allocation_summary": plan.summary("t"),
+                            "mmm_curves": curves(fit).select(tag, pl.all())}.items():
+            conn.register("frame", frame)
+            conn.execute(f"create table main.{name} as select * from frame")
+            conn.unregister("frame")
+        figures = tenant_figures(conn, "t")
+        section = _allocation_section(conn, "t", {"allocation_summary"})
+    assert {"allocation", "response_curves", "adstock_curves"} <= set(figures)
+    assert all(len(f.png) > 5000 and f.markdown.startswith(f"![{f.alt}](data:image/png;base64,") for f in figures.values())
+    assert f"{plan.lift['mean']:,.0f} USD" in section

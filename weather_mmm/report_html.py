@@ -122,9 +122,10 @@ def _contribution_plot(conn, tenant: str) -> Figure:
 def _curve_plots(conn, tenant: str, have: set[str]) -> dict[str, Figure]:
     """``{kind}_curves`` figures for the kinds of curve the tenant has (response, adstock, weather)."""
     curves = read_sql(conn, "select * from main.mmm_curves where tenant = ?", tenant)
-    plan = (read_sql(conn, "select channel, avg(current_spend) current, avg(recommended_spend) recommended "
+    plan = (read_sql(conn, "select channel, avg(current_spend) as current_usd, avg(recommended_spend) as recommended_usd "
                  "from main.budget_allocation where tenant = ? group by channel", tenant)
-            if "budget_allocation" in have else pl.DataFrame(schema={"channel": pl.Utf8, "current": pl.Float64, "recommended": pl.Float64}))
+            if "budget_allocation" in have else pl.DataFrame(schema={"channel": pl.Utf8, "current_usd": pl.Float64,
+                                                                     "recommended_usd": pl.Float64}))
     marks = {c: (cur, rec) for c, cur, rec in plan.iter_rows()}
     out = {}
     for kind, xlabel, ylabel, caption in (
