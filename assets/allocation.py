@@ -25,7 +25,8 @@ from weather_mmm.allocation.optimize import allocate
 from weather_mmm.models import store
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
-from weather_mmm.weather.forecast import read_forecast_file, simulated_forecast
+from weather_mmm.weather.cities import load_cities
+from weather_mmm.weather.forecast import api_forecast, read_forecast_file, simulated_forecast
 
 
 def horizon_days() -> int:
@@ -35,12 +36,17 @@ def horizon_days() -> int:
 
 def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.DataFrame, dt.date, str]:
     """(forecast rows, issue day, source). ``WEATHER_MMM_FORECAST_FILE`` when set (issued the day before its
-    first date); otherwise a simulated forecast for the last ``horizon_days()`` stored days, issued the day
-    before them, from the weather that then happened plus lead-time error (seeded by tenant)."""
+    first date); else, with ``WEATHER_MMM_FORECAST_SOURCE=api``, the Open-Meteo forecast issued today;
+    otherwise a simulated forecast for the last ``horizon_days()`` stored days, issued the day before them,
+    from the weather that then happened plus lead-time error (seeded by tenant)."""
     path = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     if path:
         forecast = read_forecast_file(Path(path))
         return forecast, forecast["date"].min() - dt.timedelta(days=1), f"forecast file {path}"
+    if os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated") == "api":
+        cities = load_cities()
+        forecast = api_forecast([cities[c] for c in geos], horizon_days())
+        return forecast, forecast["date"].min() - dt.timedelta(days=1), "Open-Meteo forecast API"
     issued = last_day - dt.timedelta(days=horizon_days())
     observed = pl.from_arrow(conn.execute(
         "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",

@@ -61,14 +61,17 @@ def tenant_data_inputs(conn, tenant: str, end: dt.date) -> str:
 
 
 def tenant_model_inputs(matrix: pl.DataFrame, geos: dict) -> str:
-    """Fingerprint of what a tenant's models and allocation read: its model matrix, geos, the MMM and
-    planning settings (``WEATHER_MMM_*`` variables) and the forecast file, if one is set."""
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("WEATHER_MMM_MMM_", "WEATHER_MMM_HORIZON")))
-    forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
-    return fingerprint(matrix.sort("date"), json.dumps(geos, sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE,
-                       Path(forecast) if forecast else "no forecast file")
+    """Fingerprint of what a tenant's models read: its model matrix, geos and the MMM settings
+    (``WEATHER_MMM_MMM_*`` variables)."""
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("WEATHER_MMM_MMM_"))
+    return fingerprint(matrix.sort("date"), json.dumps(geos, sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE)
 
 
 def allocation_inputs(matrix: pl.DataFrame, geos: dict, model_version: str | None) -> str:
-    """Fingerprint of what an allocation reads: the model inputs and the model version it plans from."""
-    return fingerprint(tenant_model_inputs(matrix, geos), model_version or "no usable model version")
+    """Fingerprint of what an allocation reads: the model inputs, the model version it plans from, the
+    horizon and the forecast (a file's bytes; the API's forecast is new every day)."""
+    forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
+    source = os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated")
+    return fingerprint(tenant_model_inputs(matrix, geos), model_version or "no usable model version",
+                       os.environ.get("WEATHER_MMM_HORIZON_DAYS", "default horizon"),
+                       Path(forecast) if forecast else f"api {dt.date.today()}" if source == "api" else source)

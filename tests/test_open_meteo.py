@@ -88,3 +88,25 @@ def test_forecast_client_asks_for_days_and_parses(open_meteo_dir):
     assert "forecast_days=7" in responses.calls[0].request.url
     with pytest.raises(ValueError, match="1..16"):
         ForecastClient().fetch(get_city("seattle"), days=30)
+
+
+@responses.activate
+def test_api_forecast_gives_the_planning_frame_and_names_what_is_missing(open_meteo_dir):
+    from weather_mmm.weather.forecast import ForecastInputError, api_forecast
+
+    # Phoenix's last 8 real days, served as the forecast API would (today first, then 7 days ahead)
+    doc = json.loads((open_meteo_dir / "phoenix.json").read_text())
+    doc["daily"] = {k: v[-8:] for k, v in doc["daily"].items()}
+    responses.get(FORECAST_URL, json=doc)
+    frame = api_forecast([get_city("phoenix")], 7, ForecastClient(session=make_session(retries=0)))
+    assert "forecast_days=8" in responses.calls[0].request.url
+    assert frame["date"].to_list() == [dt.date.fromisoformat(d) for d in doc["daily"]["time"][1:]]
+    assert frame["lead_days"].to_list() == list(range(1, 8))
+    assert frame["temperature_2m_mean"].to_list() == doc["daily"]["temperature_2m_mean"][1:]
+    assert (frame["hdd"] - (18 - frame["temperature_2m_mean"]).clip(lower_bound=0)).abs().max() < 1e-9
+    # Chicago's record has no snowfall: the forecast is refused, naming city and variable
+    chicago = json.loads((open_meteo_dir / "chicago.json").read_text())
+    chicago["daily"] = {k: v[-8:] for k, v in chicago["daily"].items()}
+    responses.replace(responses.GET, FORECAST_URL, json=chicago)
+    with pytest.raises(ForecastInputError, match="forecast for chicago .*: no snowfall_sum"):
+        api_forecast([get_city("chicago")], 7, ForecastClient(session=make_session(retries=0)))

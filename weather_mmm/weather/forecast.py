@@ -6,7 +6,7 @@ forecast issued that day. Three sources give the same frame (one row per city an
 
 * a forecast file (:func:`read_forecast_file`), CSV with a header ``city,date,temperature_2m_mean,
   precipitation_sum,snowfall_sum`` (dates ISO, one row per city and day, units as above);
-* the Open-Meteo forecast API in production (``open_meteo.OpenMeteoForecast``, the same variables);
+* the Open-Meteo forecast API in production (:func:`api_forecast`, through ``open_meteo.ForecastClient``);
 * in simulation (:func:`simulated_forecast`), the weather that actually happened plus an error that grows
   with the square root of the lead time, as forecast skill decays (the same error scale the simulation's
   weather-triggered campaigns see).
@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from weather_mmm.weather.cities import City
+from weather_mmm.weather.open_meteo import ForecastClient
+from weather_mmm.weather.seeds import WeatherRecord
 from weather_mmm.weather.signals import DEGREE_DAY_BASE_C
 
 FORECAST_VARIABLES = ("temperature_2m_mean", "precipitation_sum", "snowfall_sum")
@@ -74,6 +77,46 @@ def read_forecast_file(path: Path, issued: dt.date | None = None) -> pl.DataFram
         raise ForecastInputError(f"forecast file {path}: {early['city'][0]} on {early['date'][0]} is not after "
                                  f"the issue day {issued}; a forecast covers future days only")
     return _with_degree_days(frame.with_columns(lead_days=(pl.col("date") - pl.lit(issued)).dt.total_days())).sort("city", "date")
+
+
+def forecast_frame(records: dict[str, WeatherRecord], issued: dt.date, days: int) -> pl.DataFrame:
+    """The forecast frame (module docstring) for the ``days`` days after ``issued`` from forecast records per
+    city (Open-Meteo's daily shape).
+
+    Raises:
+        ForecastInputError: a city's forecast lacks a day, a variable or a value (names city, date, variable).
+    """
+    horizon = [issued + dt.timedelta(days=k) for k in range(1, days + 1)]
+    frames = []
+    for city, record in sorted(records.items()):
+        missing = [c for c in FORECAST_VARIABLES if c not in record.frame.columns]
+        if missing:
+            raise ForecastInputError(f"forecast for {city} ({record.source}): no {', '.join(missing)}")
+        rows = record.frame.filter(pl.col("date").is_in(horizon)).select("date", *FORECAST_VARIABLES)
+        if rows.height != days:
+            absent = sorted(set(horizon) - set(rows["date"]))
+            raise ForecastInputError(f"forecast for {city} ({record.source}): no day {absent[0]} of {horizon[0]}..{horizon[-1]}")
+        for column in FORECAST_VARIABLES:
+            if rows[column].null_count():
+                day = rows.filter(pl.col(column).is_null())["date"][0]
+                raise ForecastInputError(f"forecast for {city} ({record.source}): {column} is missing on {day}")
+        frames.append(rows.with_columns(city=pl.lit(city), lead_days=(pl.col("date") - pl.lit(issued)).dt.total_days()))
+    frame = pl.concat(frames).select("city", "date", "lead_days", *FORECAST_VARIABLES)
+    return _with_degree_days(frame).sort("city", "date")
+
+
+def api_forecast(cities: list[City], days: int, client: ForecastClient | None = None) -> pl.DataFrame:
+    """A forecast issued today (the API's first day, in each city's time zone) for the ``days`` days after it,
+    from the Open-Meteo forecast API.
+
+    Raises:
+        WeatherSourceUnavailable: HTTP error, retries exhausted or timeout (names the URL).
+        ForecastInputError: an answer without a day, variable or value of the horizon.
+    """
+    client = client or ForecastClient()
+    records = {c.city: client.fetch(c, days + 1) for c in cities}
+    issued = min(r.frame["date"].min() for r in records.values())
+    return forecast_frame(records, issued, days)
 
 
 def simulated_forecast(observed: pl.DataFrame, issued: dt.date, days: int, seed: int = 0) -> pl.DataFrame:
