@@ -1,8 +1,8 @@
 """Asset jobs, and the in-process runner the command line uses for the main job.
 
-The runner is incremental: before each run it compares the code version and input fingerprint recorded on
-the latest materialization of every partition the run would write (``assets.versions``) with the current
-ones, and skips the run when all match.
+The runner is incremental: before each run it compares the data version of the latest materialization of
+every partition the run would write with the one the current code and inputs give (``assets.versions``),
+and skips the run when all match.
 """
 
 import datetime as dt
@@ -112,7 +112,6 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
         return True, True
     inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None)
     return False, bool(stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs))
-
 
 
 def run_tenants(
