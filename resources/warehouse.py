@@ -8,6 +8,8 @@ Postgres, Snowflake) needs no change to asset code.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.storage.db_io_manager import DbIOManager
 from dagster_duckdb import DuckDBResource
@@ -53,5 +55,21 @@ def warehouse_io_manager() -> DuckDBPolarsIOManager:
     return WarehouseIOManager(database=_database(), schema=SCHEMA)
 
 
+class WarehouseResource(DuckDBResource):
+    """``DuckDBResource`` whose connection is closed even when the block using it raises. dagster-duckdb
+    0.29.27 closes it only after a clean exit, so an asset that failed inside ``get_connection()`` left a
+    read-write connection open in the process, and the next read-only connection to the file (the main
+    job's runner, its summary) failed with "different configuration". Remove when the library closes in a
+    ``finally``."""
+
+    @contextmanager
+    def get_connection(self):
+        with super().get_connection() as conn:
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+
 def warehouse_resource() -> DuckDBResource:
-    return DuckDBResource(database=_database())
+    return WarehouseResource(database=_database())

@@ -80,3 +80,15 @@ def test_definitions_load():
 
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("weather_job") is not None
+
+
+def test_a_block_that_fails_still_closes_its_warehouse_connection(warehouse):
+    import duckdb
+
+    with pytest.raises(ValueError, match="boom"):
+        with warehouse_resource().get_connection() as conn:
+            conn.execute("create table t as select 1 as x")
+            raise ValueError("boom")
+    # the runner's read-only connection in the same process (refused while a read-write one is open)
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        assert reader.execute("select x from t").fetchone() == (1,)
