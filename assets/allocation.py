@@ -21,8 +21,10 @@ from assets.versions import ALLOCATION_CODE, allocation_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
-from weather_mmm.allocation.optimize import allocate
+from weather_mmm.allocation.optimize import Constraints, allocate
 from weather_mmm.models import store
+from weather_mmm.settings import imports_dir
+from weather_mmm.simulation.importer import tenant_margin
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.cities import load_cities
@@ -95,7 +97,8 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
             [list(geos), issued - dt.timedelta(days=21), issued]).to_arrow_table())
     fit = store.load_fit(Path(version["path"]))
     dates, weather = horizon_weather(fit, geos, observed, forecast, load_climatology())
-    plan = allocate(fit, spend_history(matrix, fit.inputs.channels, issued), weather, dates)
+    margin = tenant_margin(imports_dir(), tenant)
+    plan = allocate(fit, spend_history(matrix, fit.inputs.channels, issued), weather, dates, Constraints(margin=margin))
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
                                                 issued=pl.lit(issued))
@@ -107,10 +110,12 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         "explanation": dg.MetadataValue.md(plan.explanation),
         "plan": dg.MetadataValue.md(markdown_table(per_channel)),
         "model_version": version["version"], "forecast": source,
+        **({"contribution_margin": margin, "contribution_lift_usd": dg.MetadataValue.json(
+            {k: round(v) for k, v in plan.contribution_lift.items()})} if margin is not None else {}),
         **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
                           ["allocation", "response_curves"]),
     }, output_name="budget_allocation")
-    inputs = allocation_inputs(matrix, geos, version["version"])
+    inputs = allocation_inputs(matrix, geos, version["version"], margin)
     return versioned(table, "budget_allocation", ALLOCATION_CODE, inputs), versioned(summary, "allocation_summary", ALLOCATION_CODE, inputs)
 
 

@@ -67,11 +67,12 @@ def tenant_model_inputs(matrix: pl.DataFrame, geos: dict) -> str:
     return fingerprint(matrix.sort("date"), json.dumps(geos, sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE)
 
 
-def allocation_inputs(matrix: pl.DataFrame, geos: dict, model_version: str | None) -> str:
+def allocation_inputs(matrix: pl.DataFrame, geos: dict, model_version: str | None, margin: float | None) -> str:
     """Fingerprint of what an allocation reads: the model inputs, the model version it plans from, the
-    horizon and the forecast (a file's bytes; the API's forecast is new every day)."""
+    tenant's contribution margin, the horizon and the forecast (a file's bytes; the API's forecast is new
+    every day)."""
     forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     source = os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated")
-    return fingerprint(tenant_model_inputs(matrix, geos), model_version or "no usable model version",
+    return fingerprint(tenant_model_inputs(matrix, geos), model_version or "no usable model version", str(margin),
                        os.environ.get("WEATHER_MMM_HORIZON_DAYS", "default horizon"),
                        Path(forecast) if forecast else f"api {dt.date.today()}" if source == "api" else source)

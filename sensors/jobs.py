@@ -22,6 +22,7 @@ from assets.versions import allocation_inputs, data_version, tenant_data_inputs,
 from assets.weather import weather_daily
 from weather_mmm import settings
 from weather_mmm.models import store
+from weather_mmm.simulation.importer import tenant_margin
 
 weather_job = dg.define_asset_job("weather_job", selection=[weather_daily], description="weather_daily for a date range.")
 catalog_job = dg.define_asset_job("catalog_job", selection=[tenant_catalog], description="The tenant catalog and its partitions.")
@@ -110,7 +111,7 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     if (simulated and stale_partitions(defs, instance, list(tenant_truth.keys), [tenant], data_inputs)) or \
             stale_partitions(defs, instance, [*baseline_fit.keys, *mmm_fit.keys], [tenant], tenant_model_inputs(matrix, geos)):
         return True, True
-    inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None)
+    inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None, tenant_margin(settings.imports_dir(), tenant))
     return False, bool(stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs))
 
 

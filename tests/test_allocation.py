@@ -204,3 +204,20 @@ def test_plan_plots_for_the_report_and_the_asset_metadata():
     assert {"allocation", "response_curves", "adstock_curves"} <= set(figures)
     assert all(len(f.png) > 5000 and f.markdown.startswith(f"![{f.alt}](data:image/png;base64,") for f in figures.values())
     assert f"{plan.lift['mean']:,.0f} USD" in section
+
+
+def test_a_known_contribution_margin_spends_only_where_it_pays():
+    fit = known_fit()
+    model = ResponseModel(fit, HISTORY, NORMAL)
+    half = allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=0.5))
+    spend = half.recommended
+    # at a 50 % margin (break-even ROAS 2) neither channel pays at its current spend: the cap is not used up
+    assert spend.sum() < 14_000 - 2_000 and np.all(spend >= 700 - 1e-6)
+    gain = 0.5 * model.mean_and_grad(spend)[1] - 1.0  # contribution of one more USD in each channel-day
+    low, high = spend <= 700 + 0.5, spend >= 1_300 - 0.5
+    assert np.all(gain[low] <= 0.01) and np.all(gain[high] >= -0.01) and np.all(np.abs(gain[~low & ~high]) < 0.02)
+    assert half.contribution_lift["mean"] > 0 and "break-even ROAS 2.00" in half.explanation
+    # at a 100 % margin every channel pays: the whole budget is spent
+    assert allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=1.0)).recommended.sum() == pytest.approx(14_000, abs=1e-3)
+    with pytest.raises(InfeasibleAllocation, match=r"contribution margin 1.5 must be in \(0, 1\]"):
+        allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=1.5))

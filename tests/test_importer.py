@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from weather_mmm.cli import main
-from weather_mmm.simulation.importer import TenantImportError, import_tenant, imported_tenants, read_tenant_files
+from weather_mmm.simulation.importer import TenantImportError, import_tenant, imported_tenants, read_tenant_files, tenant_margin
 from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
 
 HEADER = "date,geo,revenue,orders,spend_meta,spend_google,clicks_meta\n"
@@ -52,9 +52,9 @@ def test_each_problem_names_file_row_and_column(tmp_path, text, message):
     assert "acme" in str(err.value)
 
 
-def _spec(tmp_path, channels=("meta", "google")):
+def _spec(tmp_path, channels=("meta", "google"), **extra):
     path = tmp_path / "tenant.json"
-    path.write_text(json.dumps({"name": "Acme", "geos": {"seattle": 3, "chicago": 1}, "channels": list(channels)}))
+    path.write_text(json.dumps({"name": "Acme", "geos": {"seattle": 3, "chicago": 1}, "channels": list(channels), **extra}))
     return path
 
 
@@ -73,6 +73,16 @@ def test_import_refuses_bad_files_and_keeps_what_was_stored(tmp_path):
         import_tenant(imports, "drizzle_rainwear", _spec(tmp_path), [_write(tmp_path, GOOD)], cities, {"drizzle_rainwear"})
     rows = imported_tenants(imports, cities)
     assert [r["tenant"] for r in rows] == ["acme"] and rows[0]["source"] == "imported"
+
+
+def test_a_declared_contribution_margin_is_checked_and_read(tmp_path):
+    imports, cities = tmp_path / "imports", {"seattle", "chicago"}
+    assert tenant_margin(imports, "acme") is None
+    import_tenant(imports, "acme", _spec(tmp_path, margin=0.42), [_write(tmp_path, GOOD)], cities, set())
+    assert tenant_margin(imports, "acme") == 0.42
+    with pytest.raises(TenantImportError, match=r"tenant.json: 'margin' is 42; a contribution margin is a number in \(0, 1\]"):
+        import_tenant(imports, "acme", _spec(tmp_path, margin=42), [_write(tmp_path, GOOD)], cities, set())
+    assert tenant_margin(imports, "acme") == 0.42  # the stored declaration is untouched
 
 
 def test_cli_import_materializes_an_imported_tenant_without_truth(tmp_path, warehouse, open_meteo_dir, monkeypatch, capsys):

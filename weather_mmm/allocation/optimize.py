@@ -18,6 +18,10 @@ Constraints (:class:`Constraints`): the total budget (USD over the horizon; defa
 allocation's total); per-channel daily minimum and maximum (default ±30 % of the current daily spend);
 fixed channels (USD/day); an optional target ROAS (incremental revenue over spend), with which the budget
 becomes a cap rather than an amount to spend.
+
+With a known contribution margin ``m`` (USD of margin per USD of revenue, before advertising) the objective
+is the expected incremental contribution ``m * revenue - spend`` instead, and the budget is a cap: a dollar
+is spent only where ``m`` times its marginal ROAS exceeds 1 (the break-even ROAS is ``1 / m``).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Constraints:
     fixed: dict[str, float] = field(default_factory=dict)
     target_roas: float | None = None
     bound_share: float = DEFAULT_BOUND_SHARE
+    margin: float | None = None  # contribution margin per USD of revenue (0 < m <= 1), when known
 
 
 @dataclass
@@ -71,6 +76,9 @@ class Allocation:
     weather_lift: dict  # channel -> forecast weather's mean multiplier of the channel's response
     saturation: dict  # channel -> Hill saturation (0..1) at the recommended plan's mean adstock
     explanation: str
+    margin: float | None = None
+    contribution: dict | None = None  # with a margin: m * incremental revenue - spend, USD (mean, lo90, hi90)
+    contribution_lift: dict | None = None  # recommended minus current, USD
 
     def table(self, tenant: str) -> pl.DataFrame:
         """Rows: tenant, date, channel, current_spend, recommended_spend (USD/day), change (share)."""
@@ -186,13 +194,15 @@ def _resolve(constraints: Constraints, channels: list[str], current: np.ndarray,
         if bounds[j, 0] < 0 or bounds[j, 0] > bounds[j, 1]:
             raise InfeasibleAllocation(f"channel {c}: minimum {bounds[j, 0]:.2f} USD/day above maximum {bounds[j, 1]:.2f} "
                                        "or negative")
+    if constraints.margin is not None and not 0 < constraints.margin <= 1:
+        raise InfeasibleAllocation(f"contribution margin {constraints.margin} must be in (0, 1] (USD of margin per USD of revenue)")
     budget = float(current.sum() * horizon) if constraints.budget is None else float(constraints.budget)
     low, high = bounds[:, 0].sum() * horizon, bounds[:, 1].sum() * horizon
     detail = ", ".join(f"{c} {lo:.0f}..{hi:.0f}" for c, (lo, hi) in zip(channels, bounds))
     if budget < low - TOLERANCE_USD:
         raise InfeasibleAllocation(f"budget {budget:.2f} USD over {horizon} days is below the channels' minimums, "
                                    f"which need {low:.2f} USD (daily bounds: {detail})")
-    if budget > high + TOLERANCE_USD and constraints.target_roas is None:
+    if budget > high + TOLERANCE_USD and constraints.target_roas is None and constraints.margin is None:
         raise InfeasibleAllocation(f"budget {budget:.2f} USD over {horizon} days is above the channels' maximums, "
                                    f"which allow {high:.2f} USD (daily bounds: {detail})")
     return bounds, budget
@@ -217,7 +227,8 @@ def _project(plan: np.ndarray, bounds: np.ndarray, budget: float | None) -> np.n
 
 def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[dt.date],
              constraints: Constraints = Constraints(), draws: int = 250) -> Allocation:
-    """The plan that maximises posterior-mean incremental revenue within ``constraints``.
+    """The plan that maximises posterior-mean incremental revenue (or, with ``constraints.margin``, incremental
+    contribution) within ``constraints``.
 
     Args:
         history: [≥ 28, C] USD/day, the observed spend of the days before the horizon (the current
@@ -238,21 +249,25 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
     per_cell = np.repeat(bounds[None], horizon, 0)  # [H, C, 2]
     scale = np.maximum(current, 1.0)  # optimise spend relative to the current level: better conditioned
     base_value = abs(model.mean_and_grad(np.tile(current, (horizon, 1)))[0]) or 1.0
-    target = constraints.target_roas
+    target, margin = constraints.target_roas, constraints.margin
+    capped = target is not None or margin is not None  # the budget is a cap, not an amount to spend
 
     def objective(u):
-        value, grad = model.mean_and_grad(u.reshape(horizon, -1) * scale)
+        x = u.reshape(horizon, -1) * scale
+        value, grad = model.mean_and_grad(x)
+        if margin is not None:
+            value, grad = margin * value - x.sum(), margin * grad - 1.0
         return -value / base_value, -(grad * scale).ravel() / base_value
 
     cons = []
-    if target is None:
+    if not capped:
         cons.append({"type": "eq", "fun": lambda u: ((u.reshape(horizon, -1) * scale).sum() - budget) / budget,
                      "jac": lambda u: np.tile(scale, horizon) / budget})
     else:
         cons.append({"type": "ineq", "fun": lambda u: (budget - (u.reshape(horizon, -1) * scale).sum()) / budget,
                      "jac": lambda u: -np.tile(scale, horizon) / budget})
-
-        def roas_margin(u):
+    if target is not None:
+        def roas_slack(u):
             x = u.reshape(horizon, -1) * scale
             return (model.mean_and_grad(x)[0] - target * x.sum()) / base_value
 
@@ -260,13 +275,15 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
             grad = model.mean_and_grad(u.reshape(horizon, -1) * scale)[1]
             return ((grad - target) * scale).ravel() / base_value
 
-        cons.append({"type": "ineq", "fun": roas_margin, "jac": roas_jac})
-    start = _project(np.tile(current, (horizon, 1)), bounds, budget if target is None else None)
+        cons.append({"type": "ineq", "fun": roas_slack, "jac": roas_jac})
+    start = _project(np.tile(current, (horizon, 1)), bounds, None if capped else budget)
     u_bounds = [(lo / s, hi / s) for _ in range(horizon) for (lo, hi), s in zip(bounds, scale)]
     result = minimize(objective, (start / scale).ravel(), jac=True, method="SLSQP", bounds=u_bounds, constraints=cons,
                       options={"maxiter": 300, "ftol": 1e-10})
-    plan = _project(result.x.reshape(horizon, -1) * scale, bounds, budget if target is None else None)
-    if target is None and abs(plan.sum() - budget) > 1e-3:
+    plan = _project(result.x.reshape(horizon, -1) * scale, bounds, None if capped else budget)
+    if capped and plan.sum() > budget:
+        plan = _project(plan, bounds, budget)  # back under the cap
+    if not capped and abs(plan.sum() - budget) > 1e-3:
         raise InfeasibleAllocation(f"budget {budget:.2f} USD cannot be spent within the channels' bounds")
     inc = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float)
     keep = np.tile(current, (horizon, 1))
@@ -275,9 +292,14 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
         if inc.mean() < target * plan.sum() * (1 - 1e-6):
             raise InfeasibleAllocation(f"target ROAS {target:.2f} cannot be reached within the bounds: the best plan "
                                        f"found earns {inc.mean() / max(plan.sum(), 1e-9):.2f} per USD")
-    elif inc.mean() < inc_current.mean() and abs(keep.sum() - budget) <= TOLERANCE_USD and \
-            np.all((keep >= per_cell[..., 0] - TOLERANCE_USD) & (keep <= per_cell[..., 1] + TOLERANCE_USD)):
-        plan, inc = keep, inc_current  # never recommend a plan the model itself rates below the status quo
+    else:
+        def value(p, i):
+            return i.mean() if margin is None else margin * i.mean() - p.sum()
+
+        fits_budget = keep.sum() <= budget + TOLERANCE_USD if capped else abs(keep.sum() - budget) <= TOLERANCE_USD
+        if value(plan, inc) < value(keep, inc_current) and fits_budget and \
+                np.all((keep >= per_cell[..., 0] - TOLERANCE_USD) & (keep <= per_cell[..., 1] + TOLERANCE_USD)):
+            plan, inc = keep, inc_current  # never recommend a plan the model itself rates below the status quo
     mroas, mroas_current = {}, {}
     for j, c in enumerate(channels):
         for p, out in ((plan, mroas), (keep, mroas_current)):
@@ -290,6 +312,10 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
     weather_lift = dict(zip(channels, model.weather_multiplier().tolist()))
     allocation = Allocation(dates, channels, current, plan, bounds, budget, _interval(inc), _interval(inc_current),
                             _interval(inc - inc_current), mroas, mroas_current, weather_lift, saturation, "")
+    if margin is not None:
+        allocation.margin = margin
+        allocation.contribution = _interval(margin * inc - plan.sum())
+        allocation.contribution_lift = _interval(margin * (inc - inc_current) - (plan.sum() - keep.sum()))
     allocation.explanation = explain(allocation)
     return allocation
 
@@ -311,5 +337,9 @@ def explain(a: Allocation) -> str:
                      + f": {reason}.")
     lift = a.lift
     lines.append(f"Expected lift over keeping the current allocation: {lift['mean']:+,.0f} USD "
-                 f"(90% interval {lift['lo90']:+,.0f} to {lift['hi90']:+,.0f}) on {a.budget:,.0f} USD of spend.")
+                 f"(90% interval {lift['lo90']:+,.0f} to {lift['hi90']:+,.0f}) on {a.recommended.sum():,.0f} USD of spend.")
+    if a.contribution_lift is not None:
+        c = a.contribution_lift
+        lines.append(f"At a {a.margin:.0%} contribution margin (break-even ROAS {1 / a.margin:.2f}) the plan changes "
+                     f"contribution by {c['mean']:+,.0f} USD (90% interval {c['lo90']:+,.0f} to {c['hi90']:+,.0f}).")
     return " ".join(lines)

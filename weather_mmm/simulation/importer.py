@@ -17,7 +17,9 @@ An imported tenant lives in its own folder under the imports directory (``WEATHE
      "geos": {"seattle": 0.7, "chicago": 0.3}, "channels": ["meta", "google", "email"]}
 
 ``geos`` maps each reference city to its share of revenue (shares are normalised to sum to 1); ``tier`` is
-optional (``unknown`` when the sensitivity is not known). An imported tenant has no ground truth.
+optional (``unknown`` when the sensitivity is not known); an optional ``margin`` (contribution margin, USD
+per USD of revenue before advertising, 0 < margin <= 1) makes its allocation maximise contribution
+instead of revenue. An imported tenant has no ground truth.
 """
 
 from __future__ import annotations
@@ -163,12 +165,25 @@ def read_tenant_spec(path: Path, known_cities: set[str]) -> dict:
     channels = list(spec["channels"])
     if not channels or len(set(channels)) != len(channels):
         raise TenantImportError(f"{path}: 'channels' must be a non-empty list without repeats")
+    margin = spec.get("margin")
+    if margin is not None and not (isinstance(margin, (int, float)) and 0 < margin <= 1):
+        raise TenantImportError(f"{path}: 'margin' is {margin!r}; a contribution margin is a number in (0, 1]")
     return {
         "tenant": path.parent.name, "name": str(spec["name"]), "tier": str(spec.get("tier", "unknown")),
         "industry": str(spec.get("industry", "")), "source": "imported",
         "geos": {g: round(float(v) / total, 6) for g, v in geos.items()}, "channels": channels,
         "categories": spec.get("categories", []),
     }
+
+
+def tenant_margin(imports_dir: Path, tenant: str) -> float | None:
+    """The contribution margin an imported tenant declared in its ``tenant.json`` (``None`` when it did
+    not, or the tenant is not imported)."""
+    path = Path(imports_dir) / tenant / "tenant.json"
+    if not path.exists():
+        return None
+    margin = json.loads(path.read_text()).get("margin")
+    return None if margin is None else float(margin)
 
 
 def data_files(folder: Path) -> list[Path]:
