@@ -98,9 +98,16 @@ def data_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str, s
     return (stale[0].split("|")[0], stale[-1].split("|")[0]) if stale else None
 
 
-def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[bool, bool]:
-    """(refit, reallocate) for ``tenant``: whether its truth, baselines and MMM are stale, and whether its
-    allocation is (a refit always reallocates)."""
+#: Tag of model runs: the fingerprint of the tenant's allocation inputs without a usable model version, so
+#: that an allocation that failed for want of one is not tried again on the same inputs.
+NO_MODEL_TAG = "weather_mmm/no_model_inputs"
+
+
+def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[str, str]:
+    """(work, tag) for ``tenant``. Work: ``models`` (truth, baselines or MMM stale: refit and reallocate),
+    ``allocation`` (only the allocation is stale), ``none`` (up to date) or ``blocked`` (no usable model
+    version, and a run already failed to allocate from these same inputs: it would fail the same way).
+    Tag: the value of :data:`NO_MODEL_TAG` for the run."""
     from assets.models import tenant_matrix
 
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
@@ -108,11 +115,17 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
         simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
         usable = store.usable_version(conn, tenant)
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
+    margin = tenant_margin(settings.imports_dir(), tenant)
+    no_model = allocation_inputs(matrix, geos, None, margin)
     if (simulated and stale_partitions(defs, instance, list(tenant_truth.keys), [tenant], data_inputs)) or \
             stale_partitions(defs, instance, [*baseline_fit.keys, *mmm_fit.keys], [tenant], tenant_model_inputs(matrix, geos)):
-        return True, True
-    inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None, tenant_margin(settings.imports_dir(), tenant))
-    return False, bool(stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs))
+        return "models", no_model
+    inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None, margin)
+    if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):
+        return "none", no_model
+    tried = instance.get_runs(filters=dg.RunsFilter(job_name=tenant_model_job.name, statuses=[dg.DagsterRunStatus.FAILURE],
+                                                    tags={NO_MODEL_TAG: no_model, "dagster/partition": tenant}), limit=1)
+    return ("blocked" if usable is None and tried else "allocation"), no_model
 
 
 def run_tenants(
@@ -125,15 +138,18 @@ def run_tenants(
     checks: bool = True,
     models: bool = True,
     force: bool = False,
-) -> list[dg.ExecuteInProcessResult]:
+) -> tuple[list[dg.ExecuteInProcessResult], list[str]]:
     """The catalog, then per tenant one run of its stale sales, spend and features over ``start``..``end``
     and (``models``) one of its truth, models and allocation, or of the allocation alone, when stale (all
-    of them with ``force``); then (``checks``) the table-wide checks once, if any tenant run happened."""
+    of them with ``force``); then (``checks``) the table-wide checks once, if any tenant run happened.
+
+    Returns the runs' results and the tenants whose allocation is blocked (no usable model version; it
+    failed on the same inputs before, so it is not tried again)."""
     results = [defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)]
     if not results[-1].success:
-        return results
+        return results, []
     names = tenants or sorted(instance.get_dynamic_partitions("tenant"))
-    ran = False
+    ran, blocked = False, []
     for i, tenant in enumerate(names, 1):
         runs, work = [], []
         if span := data_work(defs, instance, tenant, start, end, force):
@@ -142,22 +158,27 @@ def run_tenants(
                 tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
             work.append(f"data {span[0]}..{span[1]}")
         if models and all(r.success for r in runs):
-            refit, reallocate = (True, True) if force else model_work(defs, instance, tenant)
-            if reallocate:
+            kind, no_model = model_work(defs, instance, tenant)
+            kind = "models" if force else kind
+            if kind in ("models", "allocation"):
                 runs.append(defs.resolve_job_def("tenant_model_job").execute_in_process(
                     instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant,
-                    asset_selection=None if refit else list(budget_allocation.keys)))
-                work.append("models and allocation" if refit else "allocation")
+                    tags={NO_MODEL_TAG: no_model}, asset_selection=None if kind == "models" else list(budget_allocation.keys)))
+                work.append("models and allocation" if kind == "models" else "allocation")
+            elif kind == "blocked":
+                blocked.append(tenant)
         results += runs
         ran |= bool(runs)
         status = ("ok" if all(r.success for r in runs) else "FAILED") + f" ({', '.join(work)})" if runs else "up to date, skipped"
+        if tenant in blocked:
+            status = ("up to date" if not runs else status) + "; no allocation: no usable model version (unchanged since it failed)"
         progress(f"  [{i}/{len(names)}] {tenant}: {status}")
     if checks and ran:
         results.append(defs.resolve_job_def("tenant_checks_job").execute_in_process(
             instance=instance, run_config=QUIET, raise_on_error=False))
     elif checks:
         progress("tenant checks: nothing changed since they last ran, skipped")
-    return results
+    return results, blocked
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:

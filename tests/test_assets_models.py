@@ -68,12 +68,14 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     for name in ("plot_fit", "plot_contributions", "plot_roas", "plot_response_curves", "plot_weather_curves"):
         png = base64.b64decode(re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", meta[name].value).group(1))
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000, name
-    # A second run with nothing changed skips the weather, the data and the fit; only the allocation, which
-    # failed, is tried again (and fails the same way).
+    # A second run with nothing changed skips the weather, the data, the fit and the allocation (it failed on
+    # these same inputs) and says so; the exit code still says a tenant has no allocation.
     assert main(["run", "--tenant", TENANT]) == 1
     out, err = capsys.readouterr()
     assert "weather_daily: 547 days up to date (same sources and code), skipped" in out
-    assert f"[1/1] {TENANT}: FAILED (allocation)" in out and "no usable model version to allocate from" in err
+    assert f"[1/1] {TENANT}: up to date; no allocation: no usable model version (unchanged since it failed)" in out
+    assert "tenant checks: nothing changed since they last ran, skipped" in out
+    assert f"0 run(s) (nothing had changed); 1 tenant(s) without an allocation (no usable model version): {TENANT}" in out
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1
 

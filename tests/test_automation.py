@@ -175,7 +175,7 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run
     snapshots, said = [], []
     for force in (False, True, False):
         weather = run_weather(defs, instance, start, end, said.append, force)
-        results = run_tenants(defs, instance, start, end, tenants, progress=said.append, checks=False, models=False, force=force)
+        results, _ = run_tenants(defs, instance, start, end, tenants, progress=said.append, checks=False, models=False, force=force)
         assert all(r.success for r in [*filter(None, [weather]), *results])
         snapshots.append((weather, [r.dagster_run.job_name for r in results]))
         with duckdb.connect(str(warehouse), read_only=True) as conn:

@@ -57,12 +57,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say = functools.partial(print, flush=True)
     weather = run_weather(defs, instance, start, end, say, args.force)
-    results = [weather] if weather else []
+    results, blocked = ([weather] if weather else []), []
     if all(r.success for r in results) and not args.weather_only:
         print("tenants (per tenant: one run of sales, spend and features; one of truth and models; each only when "
               "its code or inputs changed):", flush=True)
         tenants = [args.tenant] if args.tenant else None
-        results += run_tenants(defs, instance, start, end, tenants, progress=say, force=args.force)
+        runs, blocked = run_tenants(defs, instance, start, end, tenants, progress=say, force=args.force)
+        results += runs
     elapsed = time.perf_counter() - t0
     failed = False
     for result in results:
@@ -98,8 +99,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nreports: {pages[0]} (portfolio) and {len(pages) - 1} tenant page(s) beside it")
     runs = sum(1 for r in results if r.dagster_run.job_name != "catalog_job")
     print(f"\ndone in {elapsed:.0f} s: {runs} run(s)" + (" (nothing had changed)" if not runs else "")
-          + (" with failures (see the errors above)" if failed else ""))
-    return EXIT_FAILED if failed else EXIT_OK
+          + (" with failures (see the errors above)" if failed else "")
+          + (f"; {len(blocked)} tenant(s) without an allocation (no usable model version): {', '.join(blocked)}" if blocked else ""))
+    return EXIT_FAILED if failed or blocked else EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -153,7 +155,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     weather = run_weather(defs, instance, first, last)
     results = [weather] if weather else []
     if all(r.success for r in results):
-        results += run_tenants(defs, instance, first, last, [args.tenant], progress=print, checks=False, models=False)
+        results += run_tenants(defs, instance, first, last, [args.tenant], progress=print, checks=False, models=False)[0]
     failed = False
     for result in results:
         for line in failure_messages(result):
