@@ -1,5 +1,6 @@
-"""Sensor: new or changed weather seed files -> new weather partitions -> the affected tenants' data, fits and
-allocations, in that order, each stage requested once the previous one succeeded.
+"""Sensor: new or changed weather seed files (or, with the Open-Meteo API as source, a newer complete day in
+its archive) -> new weather partitions -> the affected tenants' data, fits and allocations, in that order,
+each stage requested once the previous one succeeded.
 
 The cursor (JSON) keeps the folder snapshot (``weather_mmm.weather.watch``) and the refresh in progress:
 ``{"snapshot": {...}, "pending": {"event", "stage", "start", "end", "tenants"}}``. One change is one event:
@@ -10,6 +11,7 @@ its runs carry the tag ``weather_mmm/event`` and run keys made of the event and 
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -38,6 +40,24 @@ def _stage_requests(pending: dict) -> list[dg.RunRequest]:
             for t in pending["tenants"]]
 
 
+def _api_tick(context: dg.SensorEvaluationContext, state: dict):
+    """API as source: a newer complete archive day is one event for every city (and so every tenant)."""
+    newest = settings.calendar_end()
+    if "api_day" not in state:
+        context.update_cursor(json.dumps({"api_day": newest.isoformat(), "pending": None}))
+        return dg.SkipReason(f"first look at the Open-Meteo archive: newest complete day {newest}")
+    last = dt.date.fromisoformat(state["api_day"])
+    if newest <= last:
+        return dg.SkipReason(f"no newer complete day in the Open-Meteo archive (newest {last})")
+    cities = sorted(load_cities())
+    catalog = catalog_table(build_catalog(), imported_tenants(imports_dir(), set(cities)))
+    pending = {"event": f"api-{newest.isoformat()}", "stage": "weather", "start": (last + dt.timedelta(days=1)).isoformat(),
+               "end": newest.isoformat(), "cities": cities, "tenants": affected_tenants(catalog, cities)}
+    context.update_cursor(json.dumps({"api_day": newest.isoformat(), "pending": pending}))
+    context.log.info(f"event {pending['event']}: new archive days {pending['start']}..{pending['end']}")
+    return _stage_requests(pending)
+
+
 def _stage_status(instance: dg.DagsterInstance, pending: dict) -> str:
     """``done`` (every run of the stage succeeded), ``failed`` or ``waiting``."""
     runs = instance.get_runs(filters=dg.RunsFilter(tags={EVENT_TAG: pending["event"], "weather_mmm/stage": pending["stage"]}))
@@ -50,12 +70,9 @@ def _stage_status(instance: dg.DagsterInstance, pending: dict) -> str:
 
 @dg.sensor(jobs=[weather_job, tenant_data_job, tenant_model_job], minimum_interval_seconds=30,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="New or changed weather seed files: weather partitions, then the affected tenants' data, fits "
-                       "and allocations.")
+           description="New or changed weather seed files (with the API as source: a newer complete archive day): "
+                       "weather partitions, then the affected tenants' data, fits and allocations.")
 def weather_files_sensor(context: dg.SensorEvaluationContext):
-    seeds = settings.env_path("WEATHER_MMM_WEATHER_SEEDS", Path(""))
-    if not str(seeds) or not Path(seeds).is_dir() or Path(seeds) == settings.PROJECT_ROOT:
-        return dg.SkipReason("WEATHER_MMM_WEATHER_SEEDS is not a folder: nothing to watch")
     state = json.loads(context.cursor) if context.cursor else {}
     pending = state.get("pending")
     if pending:
@@ -71,6 +88,11 @@ def weather_files_sensor(context: dg.SensorEvaluationContext):
         state["pending"] = pending
         context.update_cursor(json.dumps(state))
         return _stage_requests(pending)
+    if os.environ.get("WEATHER_MMM_WEATHER_SOURCE") == "api":
+        return _api_tick(context, state)
+    seeds = settings.env_path("WEATHER_MMM_WEATHER_SEEDS", Path(""))
+    if not str(seeds) or not Path(seeds).is_dir() or Path(seeds) == settings.PROJECT_ROOT:
+        return dg.SkipReason("WEATHER_MMM_WEATHER_SEEDS is not a folder: nothing to watch")
     cities = set(load_cities())
     new = snapshot(Path(seeds), cities)
     if "snapshot" not in state:

@@ -111,6 +111,29 @@ def test_a_new_day_of_weather_extends_the_calendar_and_refreshes_its_cities_tena
     assert phoenix["temperature_2m_max"] == 19.4 and phoenix["temperature_2m_max_flag"] == "observed"
 
 
+def test_with_the_api_as_source_a_newer_archive_day_refreshes_every_tenant(monkeypatch):
+    from weather_mmm.simulation.catalog import simulated_tenants
+    from weather_mmm.weather.open_meteo import ArchiveClient
+
+    monkeypatch.delenv("WEATHER_MMM_CALENDAR_END", raising=False)
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SOURCE", "api")
+    newest = {"day": dt.date(2026, 11, 16)}
+    monkeypatch.setattr(ArchiveClient, "latest_complete_day", staticmethod(lambda today=None: newest["day"]))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    first, cursor = _tick(instance, None)
+    assert not first.run_requests and "newest complete day 2026-11-16" in first.skip_message
+    same, cursor = _tick(instance, cursor)
+    assert not same.run_requests and "no newer complete day" in same.skip_message
+    newest["day"] = dt.date(2026, 11, 17)  # a day later the archive has one more complete day
+    event, cursor = _tick(instance, cursor)
+    (weather,) = event.run_requests
+    assert (weather.tags["dagster/asset_partition_range_start"], weather.tags["dagster/asset_partition_range_end"]) == ("2026-11-17", "2026-11-17")
+    assert set(json.loads(cursor)["pending"]["tenants"]) == simulated_tenants()
+    again, _ = _tick(instance, cursor)  # a restart with the same cursor waits for that run, requests nothing new
+    assert not again.run_requests and "waiting" in again.skip_message
+
+
 def test_schedules_request_the_newest_complete_day_and_weekly_refits(tmp_path, monkeypatch):
     monkeypatch.setenv("WEATHER_MMM_CALENDAR_END", "2026-12-31")
     instance = dg.DagsterInstance.local_temp(str(tmp_path))

@@ -45,15 +45,20 @@ def imports_dir() -> Path:
 
 
 def calendar_end() -> dt.date:
-    """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) when set; otherwise 2024-12-31, or the newest
-    day with real weather in the seeds folder (``WEATHER_MMM_WEATHER_SEEDS``) when that is later, so the
-    calendar grows as new days of weather are dropped into the folder.
+    """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) when set; otherwise 2024-12-31, or, when
+    later, the newest day with real weather in the seeds folder (``WEATHER_MMM_WEATHER_SEEDS``) or, with
+    ``WEATHER_MMM_WEATHER_SOURCE=api``, the Open-Meteo archive's newest complete day, so the calendar grows
+    as new days of weather arrive.
 
     Raises:
         ValueError: the variable is set but is not an ISO date on or after 2023-01-01.
         WeatherInputError: a seed file cannot be read (names it).
     """
     raw = os.environ.get("WEATHER_MMM_CALENDAR_END")
+    if not raw and os.environ.get("WEATHER_MMM_WEATHER_SOURCE") == "api":
+        from weather_mmm.weather.open_meteo import ArchiveClient
+
+        return max(DEFAULT_CALENDAR_END, ArchiveClient.latest_complete_day())
     if not raw:
         seeds = os.environ.get("WEATHER_MMM_WEATHER_SEEDS")
         if not seeds:
