@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-WEATHER_MMM_ROOT = Path(__file__).resolve().parent.parent
+from weather_mmm.settings import PROJECT_ROOT
 
 
 def fingerprint(*parts: pl.DataFrame | Path | str | None) -> str:
@@ -38,6 +38,6 @@ def source_version(*relative: str) -> str:
     of their Python sources, so any change to them marks what they compute as stale."""
     files = []
     for rel in relative:
-        path = WEATHER_MMM_ROOT / rel
+        path = PROJECT_ROOT / rel
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
     return fingerprint(*files)
