@@ -16,7 +16,7 @@ from dagster._core.events import DagsterEventType
 from assets.allocation import budget_allocation
 from assets.features import tenant_features
 from assets.mmm import mmm_fit
-from assets.models import baseline_fit
+from assets.models import baseline_fit, tenant_matrix
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
 from assets.versions import allocation_inputs, data_version, tenant_data_inputs, tenant_model_inputs
 from assets.weather import weather_daily
@@ -108,8 +108,6 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     ``allocation`` (only the allocation is stale), ``none`` (up to date) or ``blocked`` (no usable model
     version, and a run already failed to allocate from these same inputs: it would fail the same way).
     Tag: the value of :data:`NO_MODEL_TAG` for the run."""
-    from assets.models import tenant_matrix
-
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
         matrix, _, geos = tenant_matrix(conn, tenant)
         simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
