@@ -10,7 +10,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
-from assets.features import tenant_features
+from assets.features import tenant_features, tenant_inputs
 from assets.figures import figure_metadata
 from assets.mmm import mmm_fit
 from assets.models import BY_TENANT, tenant_matrix
@@ -95,10 +95,15 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         observed = pl.from_arrow(conn.execute(
             "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
             [list(geos), issued - dt.timedelta(days=21), issued]).to_arrow_table())
-    fit = store.load_fit(Path(version["path"]))
-    dates, weather = horizon_weather(fit, geos, observed, forecast, load_climatology())
+    try:
+        fit = store.load_fit(Path(version["path"]))
+    except ValueError as error:
+        raise dg.Failure(f"tenant {tenant}: {error}") from error
+    dates, weather = horizon_weather(fit, observed, forecast, load_climatology())
     margin = tenant_margin(imports_dir(), tenant)
-    plan = allocate(fit, spend_history(matrix, fit.inputs.channels, issued), weather, dates, Constraints(margin=margin))
+    spend = tenant_inputs(duckdb, tenant, issued - dt.timedelta(days=40), issued)["spend"]
+    history = spend_history(spend, fit.inputs.geos, fit.inputs.channels, issued)
+    plan = allocate(fit, history, weather, dates, Constraints(margin=margin))
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
                                                 issued=pl.lit(issued))

@@ -10,13 +10,12 @@ from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
 from assets.models import BY_TENANT, tenant_matrix
-from assets.features import tenant_features
+from assets.features import tenant_features, tenant_inputs
 from assets.figures import figure_metadata
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
-from weather_mmm.features.normals import normal_features
 from weather_mmm.models import mmm, mmm_quality, store
 from weather_mmm.settings import models_dir
 from weather_mmm.tables import markdown_table
@@ -43,7 +42,8 @@ def mmm_settings() -> mmm.MMMSettings:
     group_name="models",
 )
 def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
-    """One tenant's Bayesian MMM (``weather_mmm.models.mmm``), fitted on the baselines' training days.
+    """One tenant's Bayesian MMM (``weather_mmm.models.mmm``), fitted per geo (its sales, spend and city weather)
+    on the baselines' training days.
 
     Tables: ``mmm_effects`` (kind roas | mroas | weather_share, key = channel, mean, lo90, hi90, ess, prior),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
@@ -54,7 +54,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
-    inputs = mmm.prepare(matrix, normal_features(geos, load_climatology(), matrix["date"].to_list()), channels)
+    data = tenant_inputs(duckdb, tenant, matrix["date"].min(), matrix["date"].max())
+    inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology())
     fit = mmm.fit_mmm(inputs, mmm_settings())
     e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
     decomposition = mmm.decomposition(fit)

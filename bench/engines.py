@@ -27,8 +27,6 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weather_mmm.features.build import build_features, model_matrix  # noqa: E402
-from weather_mmm.features.normals import normal_features  # noqa: E402
 from weather_mmm.models import mmm  # noqa: E402
 from weather_mmm.settings import PROJECT_ROOT  # noqa: E402
 from weather_mmm.simulation.catalog import get_profile  # noqa: E402
@@ -89,9 +87,7 @@ def pysimmmulator_tenant(seed: int) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
 
 
 def inputs_for(tenant: str, sales, spend, weather, geos, clim) -> mmm.MMMInputs:
-    features, media = build_features(tenant, sales, spend, weather, geos, CHANNELS)
-    matrix = model_matrix(features, media)
-    return mmm.prepare(matrix, normal_features(geos, clim, matrix["date"].to_list()), CHANNELS)
+    return mmm.tenant_inputs(tenant, sales, spend, weather, geos, CHANNELS, clim)
 
 
 def score(inputs: mmm.MMMInputs, settings: mmm.MMMSettings, truth: dict) -> dict:

@@ -15,8 +15,6 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weather_mmm.features.build import build_features, model_matrix  # noqa: E402
-from weather_mmm.features.normals import normal_features  # noqa: E402
 from weather_mmm.models import mmm, mmm_quality  # noqa: E402
 from weather_mmm.settings import CALENDAR_START, PROJECT_ROOT  # noqa: E402
 from weather_mmm.simulation.catalog import build_catalog  # noqa: E402
@@ -44,9 +42,7 @@ def main() -> None:
         tenant, channels = profile.tenant, [c.channel for c in profile.channels]
         tiers[tenant] = profile.tier
         sim = simulate_tenant(profile, weather, clim, END)
-        features, media = build_features(tenant, sim.sales, sim.spend, weather, profile.geos, channels)
-        matrix = model_matrix(features, media)
-        inputs = mmm.prepare(matrix, normal_features(profile.geos, clim, matrix["date"].to_list()), channels)
+        inputs = mmm.tenant_inputs(tenant, sim.sales, sim.spend, weather, profile.geos, channels, clim)
         fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=args.warmup, draws=args.draws))
         e, d, h = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
         effects.append(mmm.effects_table(e).with_columns(tenant=pl.lit(tenant)))

@@ -32,23 +32,23 @@ def known_fit(half_saturation=(0.2, 3.0), draws=40) -> MMMFit:
     rng = np.random.default_rng(0)
     T, C = 60, 2
     inputs = MMMInputs(
-        dates=[dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(T)], channels=["search", "social"],
-        revenue=np.full(T, 10_000.0), spend=np.full((T, C), 1_000.0), controls=np.zeros((T, 1)),
-        weather=np.zeros((T, W)), weather_normal=np.zeros((T, W)), spend_scale=np.array([1_000.0, 1_000.0]),
-        weather_center=np.zeros(W), weather_scale=np.ones(W), revenue_scale=10_000.0,
+        dates=[dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(T)], channels=["search", "social"], geos=["phoenix"],
+        revenue=np.full((T, 1), 10_000.0), spend=np.full((T, 1, C), 1_000.0), controls=np.zeros((T, 1)),
+        weather=np.zeros((T, 1, W)), weather_normal=np.zeros((T, 1, W)), spend_scale=np.array([[1_000.0, 1_000.0]]),
+        weather_center=np.zeros(W), weather_scale=np.ones(W), revenue_scale=np.array([10_000.0]),
         train=np.arange(48), holdout=np.arange(48, T))
     jitter = 1 + 0.05 * rng.standard_normal((1, draws, C))
     samples = {"decay": np.full((1, draws, C), 0.3), "half_saturation": np.array(half_saturation)[None, None] * jitter,
-               "slope": np.full((1, draws, C), 1.0), "beta": np.full((1, draws, C), 0.6) * jitter,
+               "slope": np.full((1, draws, C), 1.0), "beta": (np.full((1, draws, C), 0.6) * jitter)[:, :, None, :],
                "alpha": np.zeros((1, draws, C)), "gamma": np.zeros((1, draws, S)), "weather_decay": np.full((1, draws, S), 0.5),
-               "weather_scale": np.ones((1, draws, S)), "gamma_rain_cold": np.zeros((1, draws)), "intercept": np.zeros((1, draws)),
-               "b": np.zeros((1, draws, 1)), "sigma": np.full((1, draws), 0.1)}
+               "weather_scale": np.ones((1, draws, S)), "gamma_rain_cold": np.zeros((1, draws)), "intercept": np.zeros((1, draws, 1)),
+               "b": np.zeros((1, draws, 1)), "sigma": np.full((1, draws, 1), 0.1)}
     return MMMFit(inputs, samples, MMMSettings(chains=1, draws=draws), 1.0, 0)
 
 
-HISTORY = np.full((28, 2), 1_000.0)
+HISTORY = np.full((28, 1, 2), 1_000.0)
 DATES = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(H)]
-NORMAL = np.zeros((H + MAX_LAG, W))
+NORMAL = np.zeros((H + MAX_LAG, 1, W))
 
 
 def test_budget_moves_to_the_less_saturated_channel_within_bounds():
@@ -221,3 +221,29 @@ def test_a_known_contribution_margin_spends_only_where_it_pays():
     assert allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=1.0)).recommended.sum() == pytest.approx(14_000, abs=1e-3)
     with pytest.raises(InfeasibleAllocation, match=r"contribution margin 1.5 must be in \(0, 1\]"):
         allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=1.5))
+
+
+def test_a_fit_split_into_two_identical_half_geos_plans_the_same():
+    """The plan is the tenant's spend per channel, split across geos by their recent spend: two geos, each half
+    of the known tenant (half its spend and revenue), must earn the same and get the same plan."""
+    one = known_fit()
+    x = one.inputs
+    halves = MMMInputs(
+        dates=x.dates, channels=x.channels, geos=["chicago", "phoenix"], revenue=np.repeat(x.revenue / 2, 2, 1),
+        spend=np.repeat(x.spend / 2, 2, 1), controls=x.controls, weather=np.repeat(x.weather, 2, 1),
+        weather_normal=np.repeat(x.weather_normal, 2, 1), spend_scale=np.repeat(x.spend_scale / 2, 2, 0),
+        weather_center=x.weather_center, weather_scale=x.weather_scale, revenue_scale=np.repeat(x.revenue_scale / 2, 2),
+        train=x.train, holdout=x.holdout)
+    samples = {**one.samples, "beta": np.repeat(one.samples["beta"], 2, 2), "intercept": np.repeat(one.samples["intercept"], 2, 2)}
+    two = MMMFit(halves, samples, one.settings, 1.0, 0)
+    history = np.repeat(HISTORY / 2, 2, 1)
+    weather = np.repeat(NORMAL, 2, 1)
+    a, b = allocate(one, HISTORY, NORMAL, DATES), allocate(two, history, weather, DATES)
+    assert b.revenue["mean"] == pytest.approx(a.revenue["mean"], rel=1e-4)  # float32 optimiser paths differ a little
+    assert np.allclose(a.recommended.sum(0), b.recommended.sum(0), rtol=5e-3)
+    # all of a channel's recent spend in one geo: the plan's spend goes there, where its saturation is
+    lopsided = history.copy()
+    lopsided[:, 0, 1], lopsided[:, 1, 1] = 1_000.0, 0.0
+    model = ResponseModel(two, lopsided, weather)
+    assert model.saturation(np.tile([1_000.0, 1_000.0], (H, 1)))[1] > ResponseModel(two, history, weather).saturation(
+        np.tile([1_000.0, 1_000.0], (H, 1)))[1]

@@ -10,8 +10,6 @@ import polars as pl
 import pytest
 
 from tests.conftest import OPEN_METEO_DIR
-from weather_mmm.features.build import build_features, model_matrix
-from weather_mmm.features.normals import normal_features
 from weather_mmm.models import mmm
 from weather_mmm.simulation.catalog import get_profile
 from weather_mmm.simulation.simulate import simulate_tenant
@@ -29,9 +27,7 @@ def prepared():
     clim = load_climatology()
     sim = simulate_tenant(profile, weather, clim, END)
     channels = [c.channel for c in profile.channels]
-    features, media = build_features(TENANT, sim.sales, sim.spend, weather, profile.geos, channels)
-    matrix = model_matrix(features, media)
-    return mmm.prepare(matrix, normal_features(profile.geos, clim, matrix["date"].to_list()), channels), sim
+    return mmm.tenant_inputs(TENANT, sim.sales, sim.spend, weather, profile.geos, channels, clim), sim
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +37,16 @@ def fitted(prepared):
 
 
 def test_inputs_are_scaled_on_training_days_only(fitted):
-    fit, _ = fitted
+    fit, sim = fitted
     x = fit.inputs
-    hdd = x.weather[:, 0] * x.weather_scale[0]  # back in °C·day
+    assert x.geos == ["miami", "phoenix"]  # one row of inputs per geo, each with its own city's weather
+    hdd = x.weather[:, :, 0] * x.weather_scale[0]  # back in °C·day
     assert x.weather_scale[0] == pytest.approx(hdd[x.train][hdd[x.train] > 0].mean())
     assert hdd[x.holdout][hdd[x.holdout] > 0].mean() != pytest.approx(x.weather_scale[0], rel=1e-3)
+    assert hdd[x.train, 1].mean() > 2 * hdd[x.train, 0].mean()  # Phoenix winters are colder than Miami's
     assert (x.weather >= 0).all() and set(x.weather_scale[:4]) == {x.weather_scale[0]}
-    assert x.spend.shape == (len(x.dates), 3) and len(x.holdout) == round(len(x.dates) * 0.2)
+    assert x.spend.shape == (len(x.dates), 2, 3) and len(x.holdout) == round(len(x.dates) * 0.2)
+    assert x.revenue.sum() == pytest.approx(sim.sales.filter(pl.col("date") >= x.dates[0])["revenue"].sum())
 
 
 def test_decomposition_adds_up_and_effects_have_intervals(fitted):
@@ -56,12 +55,13 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     assert set(parts["component"]) == {"baseline", "weather", "channel:meta", "channel:google", "channel:email"}
     assert parts.filter(pl.col("component") != "weather")["revenue"].min() >= 0
     total = parts.group_by("date").agg(pl.col("revenue").sum()).sort("date")["revenue"].to_numpy()
-    assert total.mean() == pytest.approx(fit.inputs.revenue.mean(), rel=0.1)
+    assert total.mean() == pytest.approx(fit.inputs.revenue.sum(1).mean(), rel=0.1)
     e = mmm.effects(fit)
     for c in ("meta", "google", "email"):
         r = e["roas"][c]
         assert 0 <= r["lo90"] <= r["mean"] <= r["hi90"] < 50
-        assert e["mroas"][c]["mean"] <= r["mean"] * 1.05  # saturating curves: marginal below average
+        m = e["mroas"][c]  # S-shaped curves allowed: marginal may exceed average ROAS, but is never negative
+        assert 0 <= m["lo90"] <= m["mean"] <= m["hi90"] < 3 * r["hi90"]
     # Sunscreen sells more in sunny heat: the model finds positive weather-driven revenue, as the truth has.
     true_share = sim.parameters.filter(pl.col("parameter") == "weather_share")["value"][0]
     assert np.sign(e["weather_share"]["mean"]) == np.sign(true_share)
@@ -75,7 +75,8 @@ def test_curves_have_intervals_and_the_expected_shapes(fitted):
     fit, _ = fitted
     c = mmm.curves(fit)
     assert set(c["kind"]) == {"response", "adstock", "weather"}
-    assert (c["lo90"] <= c["mean"] + 1e-9).all() and (c["mean"] <= c["hi90"] + 1e-9).all()
+    # a mean may pass the 95th percentile when a few draws are far out (an adstock tail with decay near 1)
+    assert (c["lo90"] <= c["mean"] + 1e-9).all() and (c["lo90"] <= c["hi90"]).all()
     for ch in ("meta", "google", "email"):
         r = c.filter((pl.col("kind") == "response") & (pl.col("key") == ch)).sort("x")
         assert r["mean"][0] == 0 and (np.diff(r["mean"].to_numpy()) >= 0).all()  # no spend, no revenue; rising
@@ -115,7 +116,7 @@ def test_lightweight_mmm_engine_fits_behind_the_same_interface(prepared, tmp_pat
     assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
     parts = mmm.decomposition(fit)
     total = parts.group_by("date").agg(pl.col("revenue").sum())["revenue"].to_numpy()
-    assert total.mean() == pytest.approx(inputs.revenue.mean(), rel=0.1)
+    assert total.mean() == pytest.approx(inputs.revenue.sum(1).mean(), rel=0.1)
     c = mmm.curves(fit)
     assert set(c["kind"]) == {"response", "adstock"}  # its weather is additive: no demand multiplier to draw
     assert c.filter(pl.col("kind") == "response")["mean"].min() == 0
@@ -128,3 +129,43 @@ def test_lightweight_mmm_engine_fits_behind_the_same_interface(prepared, tmp_pat
         ResponseModel(loaded, inputs.spend[-mmm.MAX_LAG:], inputs.weather[-8 - mmm.MAX_LAG:])
     with pytest.raises(ValueError, match="unknown MMM engine 'pymc'"):
         mmm.MMMSettings(engine="pymc")
+
+
+def test_a_dark_first_day_and_a_geo_day_without_sales_keep_the_gradient_finite(prepared):
+    """A channel dark on a geo's first modelled day has zero adstock there; 0 ** slope has a NaN gradient in the
+    slope, which made NUTS diverge on half its transitions (cocoa_corner). A geo-day with no sales is valid."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer.util import initialize_model
+
+    inputs, _ = prepared
+    spend, revenue = inputs.spend.copy(), inputs.revenue.copy()
+    spend[0, 1, 0] = 0.0  # meta dark in the second geo on day 0
+    revenue[5, 0] = 0.0  # nothing sold in the first geo on day 5
+    train = inputs.train
+    args = (mmm._lagged(jnp.asarray(spend / inputs.spend_scale))[train], jnp.asarray(inputs.controls[train]),
+            jnp.asarray(inputs.weather[train]), jnp.asarray((spend[train] / inputs.revenue_scale[:, None]).sum(0)))
+    info = initialize_model(jax.random.PRNGKey(0), mmm._model, model_args=args,
+                            model_kwargs={"y": jnp.asarray(revenue[train] / inputs.revenue_scale)})
+    point = {**info.param_info.z, "slope": jnp.log(jnp.full(3, 0.8))}  # concave curves (slope < 1) are allowed
+    value, grad = jax.value_and_grad(info.potential_fn)(point)
+    assert np.isfinite(float(value))
+    assert all(np.isfinite(np.asarray(g)).all() for g in grad.values())
+
+
+def test_negative_or_missing_revenue_is_refused_naming_geo_and_date(prepared):
+    from weather_mmm.features.build import geo_model_matrix
+    from weather_mmm.features.normals import geo_normal_features
+
+    profile = get_profile(TENANT)
+    weather = load_weather_daily(dt.date(2023, 1, 1), END, mode="seeds", seeds_dir=OPEN_METEO_DIR, calendar_end=END).frame
+    sim = simulate_tenant(profile, weather, load_climatology(), END)
+    frame = geo_model_matrix(TENANT, sim.sales, sim.spend, weather, profile.geos, ["meta", "google", "email"])
+    normals = geo_normal_features(profile.geos, load_climatology(), frame["date"].unique().sort().to_list())
+    bad = frame.with_columns(revenue=pl.when((pl.col("geo") == "phoenix") & (pl.col("date") == dt.date(2024, 3, 2)))
+                             .then(-5.0).otherwise(pl.col("revenue")))
+    with pytest.raises(ValueError, match="sunshield_skincare: revenue -5.0 in phoenix on 2024-03-02"):
+        mmm.prepare(bad, normals, ["meta", "google", "email"])
+    short = frame.filter(~((pl.col("geo") == "miami") & (pl.col("date") == dt.date(2024, 3, 2))))
+    with pytest.raises(ValueError, match="every geo needs the same days"):
+        mmm.prepare(short, normals, ["meta", "google", "email"])

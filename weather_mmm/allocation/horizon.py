@@ -16,28 +16,36 @@ from weather_mmm.weather.forecast import planning_weather
 DEFAULT_HORIZON_DAYS = 7
 
 
-def spend_history(matrix: pl.DataFrame, channels: list[str], issued: dt.date) -> np.ndarray:
-    """[28, C] USD/day: spend per channel on the 28 days up to and including ``issued``.
+def spend_history(spend: pl.DataFrame, geos: list[str], channels: list[str], issued: dt.date) -> np.ndarray:
+    """[28, G, C] USD/day: spend per geo and channel on the 28 days up to and including ``issued``, from
+    ``tenant_spend`` rows (date, geo, channel, spend; a missing row is no spend).
 
     Raises:
-        ValueError: fewer than 28 days of spend up to ``issued`` (names the tenant and day).
+        ValueError: the rows do not reach back 28 days from ``issued`` (names the tenant and day).
     """
-    rows = matrix.filter(pl.col("date") <= issued).sort("date").tail(CURRENT_DAYS)
-    if rows.height < CURRENT_DAYS or rows["date"][-1] != issued:
-        tenant = matrix["tenant"][0] if "tenant" in matrix.columns and matrix.height else "?"
-        raise ValueError(f"tenant {tenant}: need {CURRENT_DAYS} days of spend up to {issued}, have {rows.height}")
-    return np.column_stack([rows[f"spend_{c}"].fill_null(0.0).to_numpy() for c in channels])
+    days = [issued - dt.timedelta(days=k) for k in range(CURRENT_DAYS - 1, -1, -1)]
+    rows = spend.filter(pl.col("date").is_between(days[0], issued))
+    if rows.is_empty() or rows["date"].min() > days[0] or rows["date"].max() < issued:
+        tenant = spend["tenant"][0] if "tenant" in spend.columns and spend.height else "?"
+        raise ValueError(f"tenant {tenant}: need {CURRENT_DAYS} days of spend up to {issued}, have "
+                         f"{rows['date'].n_unique()}")
+    grid = (pl.DataFrame({"date": days}).join(pl.DataFrame({"geo": geos}), how="cross")
+            .join(pl.DataFrame({"channel": channels}), how="cross")
+            .join(rows.group_by("date", "geo", "channel").agg(pl.col("spend").sum()), on=["date", "geo", "channel"], how="left")
+            .sort("date", "geo", "channel"))
+    return grid["spend"].fill_null(0.0).to_numpy().reshape(CURRENT_DAYS, len(geos), len(channels))
 
 
-def horizon_weather(fit: MMMFit, geos: dict[str, float], observed: pl.DataFrame, forecast: pl.DataFrame,
+def horizon_weather(fit: MMMFit, observed: pl.DataFrame, forecast: pl.DataFrame,
                     climatology: dict[str, CityClimatology]) -> tuple[list[dt.date], np.ndarray]:
-    """(horizon dates, [H + MAX_LAG, W] scaled model weather): the tenant's geo-weighted weather
-    features from observed days before the horizon and the ``forecast`` on it, then normal weather for the
-    carryover days after it. Only what is known at planning time enters."""
+    """(horizon dates, [H + MAX_LAG, G, W] scaled model weather): each geo's weather features from its city's
+    observed days before the horizon and the ``forecast`` on it, then normal weather for the carryover days
+    after it. Only what is known at planning time enters."""
+    geos = fit.inputs.geos
     dates = sorted(forecast["date"].unique().to_list())
     frames = planning_weather(observed.filter(pl.col("date") >= dates[0] - dt.timedelta(days=14)),
-                              forecast.filter(pl.col("city").is_in(list(geos))))
-    planned = weighted_weather(geos, frames, dates)
+                              forecast.filter(pl.col("city").is_in(geos)))
     tail = [dates[-1] + dt.timedelta(days=k) for k in range(1, MAX_LAG + 1)]
-    normal = normal_features(geos, climatology, tail)
-    return dates, np.vstack([model_weather(fit.inputs, planned), model_weather(fit.inputs, normal)])
+    planned = model_weather(fit.inputs, {g: weighted_weather({g: 1.0}, frames, dates) for g in geos})
+    normal = model_weather(fit.inputs, {g: normal_features({g: 1.0}, climatology, tail) for g in geos})
+    return dates, np.concatenate([planned, normal])

@@ -118,11 +118,15 @@ def _interval(values: np.ndarray) -> dict:
 class ResponseModel:
     """Incremental revenue of a horizon plan under every kept posterior draw (JAX, differentiable).
 
+    A plan is the tenant's spend per channel and day ([H, C] USD/day); each channel's spend is split across
+    geos in proportion to the geo's spend on it over the last :data:`CURRENT_DAYS` days of ``history`` (as
+    the ground truth of plans splits it, ``simulation.plans``).
+
     Args:
         fit: the tenant's MMM fit.
-        history: [≥ MAX_LAG, C] USD/day, the spend of the days just before the horizon.
-        weather: [H + MAX_LAG, W] the model's standardised weather inputs: the forecast for the horizon, then
-            normal weather for the carryover days.
+        history: [≥ MAX_LAG, G, C] USD/day, the spend per geo of the days just before the horizon.
+        weather: [H + MAX_LAG, G, W] the model's scaled weather inputs per geo: the forecast for the horizon,
+            then normal weather for the carryover days.
         draws: number of posterior draws kept (evenly thinned).
 
     Raises:
@@ -137,37 +141,45 @@ class ResponseModel:
         n = len(flat["beta"])
         idx = np.linspace(0, n - 1, min(draws, n)).astype(int)
         d = {k: jnp.asarray(v[idx]) for k, v in flat.items()}
+        x = fit.inputs
         self.horizon = weather.shape[0] - MAX_LAG
-        self.channels = fit.inputs.channels
+        self.channels = x.channels
+        recent = history[-CURRENT_DAYS:].sum(0)  # [G, C]
+        totals = recent.sum(0, keepdims=True)
+        self._split = np.where(totals > 0, recent / np.maximum(totals, 1e-9), 1.0 / recent.shape[0])  # [G, C]
         self._params = {k: d[k] for k in ("decay", "half_saturation", "slope")}
-        self._beta = d["beta"] * jnp.asarray(recent_calendar(fit)[idx])[:, None]  # media revenue at today's calendar
-        log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather))  # [S, H + L]
-        self._amp = jnp.exp(d["alpha"][:, None, :] * log_w[:, :, None])  # [S, H + L, C]
-        self._history = jnp.asarray(history[-MAX_LAG:] / fit.inputs.spend_scale)
-        self._scale = jnp.asarray(fit.inputs.spend_scale)
-        self._revenue_scale = fit.inputs.revenue_scale
+        calendar = jnp.asarray(recent_calendar(fit)[idx])[:, None, None]  # media revenue at today's calendar
+        self._beta = d["beta"] * calendar * jnp.asarray(x.revenue_scale)[:, None]  # [S, G, C] USD/day at saturation
+        log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather))  # [S, H + L, G]
+        self._amp = jnp.exp(d["alpha"][:, None, None, :] * log_w[..., None])  # [S, H + L, G, C]
+        self._history = jnp.asarray(history[-MAX_LAG:] / x.spend_scale)
+        self._per_geo = jnp.asarray(self._split / x.spend_scale)  # plan USD -> each geo's relative spend
         self._zero = self._media(jnp.zeros((self.horizon, len(self.channels))))
         self.incremental = jax.jit(self._incremental)
         self._mean_and_grad = jax.jit(jax.value_and_grad(lambda plan: self._incremental(plan).mean()))
 
+    def _hill(self, plan):
+        """[S, H + L, G, C] Hill saturation from the horizon on, under ``plan`` ([H, C] USD/day)."""
+        tail = jnp.zeros((MAX_LAG,) + self._history.shape[1:])
+        spend = jnp.concatenate([self._history, plan[:, None, :] * self._per_geo, tail])
+        return _media(self._params, _lagged(spend))[:, MAX_LAG:]
+
     def _media(self, plan):
-        spend = jnp.concatenate([self._history, plan / self._scale, jnp.zeros((MAX_LAG, plan.shape[1]))])
-        hill = _media(self._params, _lagged(spend))[:, MAX_LAG:, :]
-        return (self._beta[:, None, :] * hill * self._amp).sum((1, 2)) * self._revenue_scale
+        return (self._beta[:, None] * self._hill(plan) * self._amp).sum((1, 2, 3))
 
     def _incremental(self, plan):
         """[S] USD: media revenue of ``plan`` ([H, C] USD/day) minus that of no spend in the horizon."""
         return self._media(plan) - self._zero
 
     def saturation(self, plan: np.ndarray) -> np.ndarray:
-        """[C] posterior-mean Hill saturation (0..1) over the horizon under ``plan``."""
-        spend = jnp.concatenate([self._history, jnp.asarray(plan) / self._scale, jnp.zeros((MAX_LAG, plan.shape[1]))])
-        hill = _media(self._params, _lagged(spend))[:, MAX_LAG:MAX_LAG + self.horizon, :]
-        return np.asarray(hill.mean((0, 1)))
+        """[C] posterior-mean Hill saturation (0..1) over the horizon under ``plan``, geos weighted by their spend."""
+        hill = np.asarray(self._hill(jnp.asarray(plan))[:, :self.horizon].mean((0, 1)))  # [G, C]
+        return (hill * self._split).sum(0)
 
     def weather_multiplier(self) -> np.ndarray:
-        """[C] posterior-mean multiplier of each channel's response from the forecast weather (1 = normal)."""
-        return np.asarray(self._amp[:, :self.horizon, :].mean((0, 1)))
+        """[C] posterior-mean multiplier of each channel's response from the forecast weather (1 = normal),
+        geos weighted by their spend."""
+        return (np.asarray(self._amp[:, :self.horizon].mean((0, 1))) * self._split).sum(0)
 
     def mean_and_grad(self, plan: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = self._mean_and_grad(jnp.asarray(plan, dtype=jnp.float32))
@@ -175,8 +187,9 @@ class ResponseModel:
 
 
 def current_allocation(history: np.ndarray) -> np.ndarray:
-    """[C] USD/day: the mean daily spend per channel over the last :data:`CURRENT_DAYS` days of ``history``."""
-    return history[-CURRENT_DAYS:].mean(0)
+    """[C] USD/day: the tenant's mean daily spend per channel (summed over geos) over the last
+    :data:`CURRENT_DAYS` days of ``history`` ([T, G, C])."""
+    return history[-CURRENT_DAYS:].sum(1).mean(0)
 
 
 def _resolve(constraints: Constraints, channels: list[str], current: np.ndarray, horizon: int) -> tuple[np.ndarray, float]:
@@ -231,9 +244,9 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
     contribution) within ``constraints``.
 
     Args:
-        history: [≥ 28, C] USD/day, the observed spend of the days before the horizon (the current
+        history: [≥ 28, G, C] USD/day, the observed spend per geo of the days before the horizon (the current
             allocation is its last 28 days' mean; the last MAX_LAG days carry over into the horizon).
-        weather: [H + MAX_LAG, W] standardised model weather: forecast for the H horizon days, then normal.
+        weather: [H + MAX_LAG, G, W] scaled model weather per geo: forecast for the H horizon days, then normal.
         dates: the H horizon days.
 
     Raises:

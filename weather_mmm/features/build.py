@@ -225,6 +225,20 @@ def model_matrix(features: pl.DataFrame, media: pl.DataFrame) -> pl.DataFrame:
     return features.join(wide, on="date", how="left").sort("date")
 
 
+def geo_model_matrix(tenant: str, sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame,
+                     geos: dict[str, float], channels: list[str]) -> pl.DataFrame:
+    """One row per date and geo: each geo alone through :func:`build_features` and :func:`model_matrix` (its
+    revenue, its spend per channel, its own city's weather), with a ``geo`` column. Input for the geo-level MMM.
+
+    Raises:
+        FeatureInputError: as :func:`build_features`, for the geo at fault.
+    """
+    return pl.concat([
+        model_matrix(*build_features(tenant, sales.filter(pl.col("geo") == g), spend.filter(pl.col("geo") == g),
+                                     weather, {g: 1.0}, channels)).with_columns(geo=pl.lit(g))
+        for g in geos], how="diagonal_relaxed")
+
+
 def target_correlations(matrix: pl.DataFrame, target: str = "revenue") -> pl.DataFrame:
     """|Pearson correlation| of every non-target numeric column with ``target``, largest first.
 

@@ -43,3 +43,13 @@ def normal_features(geos: dict[str, float], climatology: dict[str, CityClimatolo
     if missing:
         raise KeyError(f"no climatology for city {missing[0]!r}; refit with `weather-mmm fit-climatology`")
     return weighted_weather(geos, {city: normal_weather(climatology[city], span) for city in geos}, dates)
+
+
+def geo_normal_features(geos: dict[str, float], climatology: dict[str, CityClimatology], dates: list[dt.date]) -> pl.DataFrame:
+    """:func:`normal_features` of each geo alone (its city's normal weather), one row per date and geo, with a
+    ``geo`` column.
+
+    Raises:
+        KeyError: a geo has no fitted climatology (names the city).
+    """
+    return pl.concat([normal_features({g: 1.0}, climatology, dates).with_columns(geo=pl.lit(g)) for g in geos])

@@ -2,7 +2,9 @@
 
 It is the reference our model is compared against: it fits the same :class:`~weather_mmm.models.mmm.MMMInputs`
 and returns an :class:`~weather_mmm.models.mmm.MMMFit`, so ``effects``, ``decomposition``, ``holdout_scores``
-and ``diagnostics`` score both engines the same way (counterfactuals over the whole calendar).
+and ``diagnostics`` score both engines the same way (counterfactuals over the whole calendar). It fits the
+tenant's totals (revenue and spend summed over geos, weather averaged by the geos' revenue shares), as
+LightweightMMM's national model does.
 
 The model is LightweightMMM's ``hill_adstock`` with its default priors (Jin et al. 2017): additive, Normal
 likelihood on revenue divided by its training mean, media divided by its training mean, coefficient priors
@@ -88,8 +90,8 @@ def _extra_features(controls: np.ndarray, weather: np.ndarray) -> np.ndarray:
 
 
 def _media_prior(inputs: MMMInputs) -> np.ndarray:
-    spend = inputs.spend[inputs.train]
-    return spend.sum(0) / spend.sum(0).mean()
+    spend = inputs.spend[inputs.train].sum((0, 1))
+    return spend / spend.mean()
 
 
 def fit(inputs: MMMInputs, settings: MMMSettings) -> MMMFit:
@@ -102,9 +104,10 @@ def fit(inputs: MMMInputs, settings: MMMSettings) -> MMMFit:
     from numpyro.infer import MCMC, NUTS, init_to_median
 
     train = inputs.train
-    media = inputs.spend[train] / inputs.spend_scale
-    y = inputs.revenue[train] / inputs.revenue_scale
-    extra = _extra_features(inputs.controls[train], inputs.weather[train])
+    spend, weather = inputs.totals(inputs.spend, inputs.weather)
+    media = spend[train] / inputs.spend_scale.sum(0)
+    y = inputs.revenue[train].sum(1) / inputs.revenue_scale.sum()
+    extra = _extra_features(inputs.controls[train], weather[train])
     method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
     mcmc = MCMC(NUTS(models.media_mix_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median),
                 num_warmup=settings.warmup, num_samples=settings.draws, num_chains=settings.chains,
@@ -125,17 +128,18 @@ def fit(inputs: MMMInputs, settings: MMMSettings) -> MMMFit:
 def expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.ndarray,
              draws: dict) -> tuple[np.ndarray, np.ndarray]:
     """(baseline incl. weather, media per channel) in USD for every draw, [S, T] and [S, T, C], from
-    LightweightMMM's own model run forward (``numpyro.infer.Predictive``) on these inputs from day 0."""
+    LightweightMMM's own model run forward (``numpyro.infer.Predictive``) from day 0 on the tenant's total
+    spend [T, C] and geo-averaged weather [T, W] (``MMMInputs.totals``)."""
     models = _patch()
     from numpyro.infer import Predictive
 
     x = fit.inputs
     out = Predictive(models.media_mix_model, posterior_samples={k: jnp.asarray(v) for k, v in draws.items()},
                      return_sites=["mu", "media_transformed"])(
-        jax.random.PRNGKey(0), media_data=jnp.asarray(spend / x.spend_scale), target_data=None,
+        jax.random.PRNGKey(0), media_data=jnp.asarray(spend / x.spend_scale.sum(0)), target_data=None,
         extra_features=jnp.asarray(_extra_features(controls, weather)), media_prior=jnp.asarray(_media_prior(x)),
         degrees_seasonality=DEGREES_SEASONALITY, frequency=FREQUENCY,
         transform_function=models.transform_hill_adstock, weekday_seasonality=True, custom_priors={})
     media = np.asarray(out["media_transformed"], dtype=float) * draws["coef_media"][:, None, :]
     base = np.asarray(out["mu"], dtype=float) - media.sum(-1)
-    return base * x.revenue_scale, media * x.revenue_scale
+    return base * x.revenue_scale.sum(), media * x.revenue_scale.sum()

@@ -1,9 +1,18 @@
-"""Bayesian marketing-mix model with weather (NumPyro, NUTS): one model per tenant on its daily totals.
+"""Bayesian marketing-mix model with weather (NumPyro, NUTS): one model per tenant, fitted on its geos' daily
+revenue with partial pooling across geos (a single-geo tenant is the special case G = 1).
 
-Expected revenue on day t (USD, divided by the mean training revenue inside the model):
+Expected revenue in geo g on day t (USD, divided by the geo's mean training revenue inside the model):
 
-    mu(t) = C(t) * (exp(a) * W(t) + sum_c beta_c * hill_c(adstock_c(t)) * W(t) ** alpha_c)
+    mu(g, t) = C(t) * (exp(a_g) * W_g(t) + sum_c beta_gc * hill_c(adstock_c(g, t)) * W_g(t) ** alpha_c)
 
+* geos share the calendar, the shape of every curve (adstock, Hill saturation relative to the geo's own mean
+  spend, weather responses) and the weather amplification; each geo has its own baseline level ``a_g`` and
+  noise, and its own ROAS drawn around the channel's: ``roas_gc = roas_c * exp(tau * z_gc)``, ``z ~ N(0, 1)``,
+  ``tau ~ HalfNormal(0.2)`` (non-centred partial pooling). Measured by fitting simulated expected revenue
+  (no noise, 400 + 400 draws): fitted on tenant totals, the sum of saturating curves of geos with different spend and
+  weather biased ROAS by 17 % (median, 3 multi-geo tenants; Meta 4.96 against a true 0.58 on streamly_media);
+  per geo the error was 5 %, and each geo's weather acts through its own city's degree days, not an average
+  of Phoenix and Chicago;
 * the calendar ``C(t) = exp(controls(t) . b)`` scales all demand, media-driven included (weekdays, seasons
   and holidays shape when people buy, whatever brought them). Measured: with the calendar on the baseline
   only, a large media term that shrank the baseline also widened the posterior of the ~40 calendar
@@ -12,10 +21,10 @@ Expected revenue on day t (USD, divided by the mean training revenue inside the 
   trend, yearly Fourier (3 harmonics), weekday, one flag
   per named holiday (Christmas Day and Black Friday move demand in opposite directions, and channels such
   as email go dark on holidays, so a shared holiday flag would hand the holidays' dips to media), gift season, paydays, month end, promotion depth and its 7-day hangover;
-* weather ``W(t) = exp(sum_s gamma_s f_s(t) + gamma_rc f_precip(t) f_hdd(t))`` acts on demand
+* weather ``W_g(t) = exp(sum_s gamma_s f_s(g, t) + gamma_rc f_precip f_hdd)`` acts on demand
   multiplicatively (weather scales how many people want the product; an additive term on a multiplicative
   world overstates the weather share, see ``docs/field.md``). For each signal s (heating and cooling degree
-  days, precipitation, snowfall) ``x_s`` is its lag-weighted value over the day and the 3 before (geometric
+  days, precipitation, snowfall of the geo's city) ``x_s`` is its lag-weighted value over the day and the 3 before (geometric
   weights, decay ~ Beta(2, 2)), and ``f_s = (1 - exp(-x_s / k_s)) / (1 - exp(-1 / k_s))`` a saturating
   response (extremes add less and less) with its scale ``k_s ~ LogNormal(0, 0.7)`` in units of the signal's
   typical non-zero training value; ``f_s`` is 1 at that typical value, so ``gamma_s ~ Normal(0, 0.5)`` is
@@ -27,11 +36,16 @@ Expected revenue on day t (USD, divided by the mean training revenue inside the 
 * the per-channel weather amplification ``alpha_c ~ Normal(0.5, 0.5)`` lets weather lift a channel's
   response more (Meta) or less (Email) than demand;
 * the prior is stated on ROAS, as a marketer would: ``roas_c ~ LogNormal(log 2, 0.6)`` (median 2, 90 %
-  between 0.75 and 5.4), turned into ``beta_c`` by the channel's training spend and saturation, so the
+  between 0.75 and 5.4), turned into ``beta_gc`` by the channel's training spend and saturation in the geo, so the
   prior scales with each channel's spend (the lesson of the field table: spend-scaled priors cut ROAS
   error from 207 % to 45 %);
-* likelihood: log-normal, ``log y ~ Normal(log mu - s^2/2, s)``, so that ``mu`` is the mean: daily revenue
-  is a count of orders times prices, its noise grows with the level, and it is never negative.
+* likelihood: log-normal on revenue shifted by 5 % of the geo's mean, ``log(y + d) ~ N(log(mu + d) -
+  v/2, v)``, so that ``mu`` is the mean: daily revenue is a count of orders times prices, its noise grows
+  with the level and it is never negative; the shift admits a geo-day that sold nothing (a small geo selling
+  laptops). Across geos the log residuals share a tenant-wide daily shock (a brand's news, a site outage):
+  ``v = diag(s_g^2) + s^2 11'`` (numpyro ``LowRankMultivariateNormal``), so G geos are not counted as G
+  independent observations of the same day. Measured against a Normal likelihood whose variance grows
+  with the mean (count noise plus demand swings): the same ROAS on layerup_apparel, at half the speed.
 
 Effects are the ground truth's counterfactuals (``weather_mmm.simulation.truth``): ROAS over the whole
 calendar is the revenue lost when the channel's spend is set to zero (its carryover past the end
@@ -56,11 +70,12 @@ import polars as pl  # noqa: E402
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin  # noqa: E402
 from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 
-from weather_mmm.features.build import holiday_events  # noqa: E402
+from weather_mmm.features.build import geo_model_matrix, holiday_events  # noqa: E402
+from weather_mmm.features.normals import geo_normal_features  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 
 #: Bumped whenever the model changes what it estimates; stored with every fit and used as Dagster code version.
-CODE_VERSION = "mmm-5"
+CODE_VERSION = "mmm-6"
 MAX_LAG = 12
 HARMONICS = 3
 WEATHER_SIGNALS = ("hdd", "cdd", "precip", "snow")
@@ -71,12 +86,9 @@ CONTROLS = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("s
             *[f"weekday_{d}" for d in range(1, 7)], "gift_season", "payday", "month_end", "promo_depth",
             "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
 ROAS_PRIOR = (np.log(2.0), 0.6)
-#: Sites whose posterior is strongly correlated (baseline level against media, ROAS against the Hill curve),
-#: for an optional dense mass matrix (numpyro ``dense_mass`` blocks). Off by default: over the 23 tenants it
-#: fixed coolbreeze_hvac (R-hat 1.086 -> 1.002) but left hammerline_home stuck (R-hat 1.77), 10 fits
-#: converged against 11 with the diagonal (bench/mmm.py, 500 + 1000 draws).
-DENSE_BLOCK = ("intercept", "roas_prior_scale", "half_saturation", "slope", "alpha")
+ROAS_GEO_SD = 0.2  # HalfNormal scale of the geos' log-ROAS spread around the channel's
 INTERVAL = (5.0, 95.0)
+REVENUE_SHIFT = 0.05  # share of a geo's mean revenue added before the log: a geo-day may sell nothing
 
 
 @dataclass(frozen=True)
@@ -84,15 +96,14 @@ class MMMSettings:
     """Sampler settings. ``chains`` run in parallel on separate CPU cores when the host has them.
 
     ``engine``: ``numpyro`` (this module's model) or ``lightweight_mmm`` (the reference,
-    :mod:`weather_mmm.models.lightweight`), both fitted and scored through the same functions.
+    :mod:`weather_mmm.models.lightweight`, fitted on the tenant's totals), both scored through the same functions.
     """
 
-    warmup: int = 500  # with 1000 draws: ~29 s median per tenant on 2 cores (bench/mmm.py, 23 tenants)
+    warmup: int = 500
     draws: int = 1000
     chains: int = 2
     seed: int = 0
     target_accept: float = 0.9
-    dense_mass: bool = False  # True: a dense mass matrix over DENSE_BLOCK (see there), diagonal elsewhere
     engine: str = "numpyro"
 
     def __post_init__(self):
@@ -105,21 +116,31 @@ ENGINES = ("numpyro", "lightweight_mmm")
 
 @dataclass
 class MMMInputs:
-    """Arrays of one tenant (T days, C channels); built by :func:`prepare`."""
+    """Arrays of one tenant (T days, G geos, C channels, W weather inputs); built by :func:`prepare`."""
 
     dates: list
     channels: list[str]
-    revenue: np.ndarray  # [T] USD
-    spend: np.ndarray  # [T, C] USD
+    geos: list[str]
+    revenue: np.ndarray  # [T, G] USD
+    spend: np.ndarray  # [T, G, C] USD
     controls: np.ndarray  # [T, K] standardised on training days
-    weather: np.ndarray  # [T, W] signals x lags 0-3 (WEATHER_INPUTS), each over its typical training value
-    weather_normal: np.ndarray  # [T, W] the same inputs under normal weather, same scaling
-    spend_scale: np.ndarray  # [C] mean training spend, USD/day
+    weather: np.ndarray  # [T, G, W] signals x lags 0-3 (WEATHER_INPUTS) of the geo's city, over the typical value
+    weather_normal: np.ndarray  # [T, G, W] the same inputs under the city's normal weather, same scaling
+    spend_scale: np.ndarray  # [G, C] mean training spend, USD/day
     weather_center: np.ndarray  # [W] zeros (kept so stored fits say how inputs were scaled)
-    weather_scale: np.ndarray  # [W] typical non-zero training value of the input's signal (°C·day, mm, cm)
-    revenue_scale: float  # mean training revenue, USD/day
+    weather_scale: np.ndarray  # [W] typical non-zero training value of the input's signal over all geos (°C·day, mm, cm)
+    revenue_scale: np.ndarray  # [G] mean training revenue, USD/day
     train: np.ndarray
     holdout: np.ndarray
+
+    def geo_weights(self) -> np.ndarray:
+        """[G] each geo's share of training revenue."""
+        return self.revenue_scale / self.revenue_scale.sum()
+
+    def totals(self, spend: np.ndarray, weather: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tenant-level views of geo arrays: spend [T, G, C] summed over geos, weather [T, G, W] averaged with
+        :meth:`geo_weights` (the tenant-total engine's inputs)."""
+        return spend.sum(1), np.einsum("tgw,g->tw", weather, self.geo_weights())
 
 
 def _weather_block(frame: pl.DataFrame) -> np.ndarray:
@@ -127,10 +148,18 @@ def _weather_block(frame: pl.DataFrame) -> np.ndarray:
                             for column in WEATHER_INPUTS.values()])
 
 
-def model_weather(inputs: MMMInputs, frame: pl.DataFrame) -> np.ndarray:
-    """The model's weather inputs [rows, W] from any frame with the feature columns of :data:`WEATHER_INPUTS`
-    (observed, normal or forecast weather), scaled as in training (each signal by its typical non-zero value)."""
-    return (_weather_block(frame) - inputs.weather_center) / inputs.weather_scale
+def model_weather(inputs: MMMInputs, frames: dict[str, pl.DataFrame]) -> np.ndarray:
+    """The model's weather inputs [rows, G, W] from one frame per geo (city -> frame with the feature columns
+    of :data:`WEATHER_INPUTS`, the same dates in each: observed, normal or forecast weather), scaled as in
+    training.
+
+    Raises:
+        KeyError: a geo of the fit has no frame (names it).
+    """
+    missing = [g for g in inputs.geos if g not in frames]
+    if missing:
+        raise KeyError(f"no weather for geo {missing[0]!r}; the fit has geos {', '.join(inputs.geos)}")
+    return np.stack([(_weather_block(frames[g]) - inputs.weather_center) / inputs.weather_scale for g in inputs.geos], 1)
 
 
 def _typical(values: np.ndarray) -> float:
@@ -138,91 +167,121 @@ def _typical(values: np.ndarray) -> float:
     return float(positive.mean()) if positive.size else 1.0
 
 
-def prepare(matrix: pl.DataFrame, normals: pl.DataFrame, channels: list[str], skip_days: int = 14) -> MMMInputs:
-    """Model inputs from a tenant's model matrix (``features.build.model_matrix``) and its normal weather.
+def prepare(frame: pl.DataFrame, normals: pl.DataFrame, channels: list[str], skip_days: int = 14) -> MMMInputs:
+    """Model inputs from a tenant's geo model matrix (:func:`weather_mmm.features.build.geo_model_matrix`: one
+    row per date and geo) and its geos' normal weather.
 
     Args:
-        normals: one row per date with the weather feature columns of :data:`WEATHER_INPUTS` under
-            day-of-year normal weather (``features.normals.normal_features``).
+        normals: one row per date and geo with the weather feature columns of :data:`WEATHER_INPUTS` under
+            the city's day-of-year normal weather (``features.normals.geo_normal_features``).
         skip_days: warm-up days dropped from the start (partial trailing windows).
 
     Raises:
-        ValueError: non-positive revenue (names the date) or too few days for the time split.
+        ValueError: negative or missing revenue (names the geo and date), geos with different days, or too few days
+            for the time split.
     """
-    frame = matrix.sort("date").slice(skip_days)
-    doy = 2 * np.pi * frame["day_of_year"].to_numpy() / 365.25
-    weekday = frame["weekday"].to_numpy()
+    frame = frame.sort("geo", "date")
+    geos = frame["geo"].unique(maintain_order=True).to_list()
+    per_geo = [frame.filter(pl.col("geo") == g).slice(skip_days) for g in geos]
+    dates = per_geo[0]["date"].to_list()
+    for g, part in zip(geos, per_geo):
+        if part["date"].to_list() != dates:
+            raise ValueError(f"tenant {frame['tenant'][0]}: geo {g} has {part.height} days from {part['date'].min()}, "
+                             f"geo {geos[0]} {len(dates)} from {dates[0]}; every geo needs the same days")
+    calendar = pl.concat(per_geo).group_by("date").agg(pl.col("promo_depth", "promo_depth_7d").mean()).sort("date")
+    first = per_geo[0].with_columns(promo_depth=calendar["promo_depth"], promo_depth_7d=calendar["promo_depth_7d"])
+    doy = 2 * np.pi * first["day_of_year"].to_numpy() / 365.25
+    weekday = first["weekday"].to_numpy()
     extra = {**{f"sin{k}": np.sin(k * doy) for k in range(1, HARMONICS + 1)},
              **{f"cos{k}": np.cos(k * doy) for k in range(1, HARMONICS + 1)},
              **{f"weekday_{d}": (weekday == d).astype(float) for d in range(1, 7)}}
-    events = holiday_events(frame["date"].to_list())
-    controls = np.column_stack([extra[c] if c in extra else frame[c].to_numpy().astype(float) for c in CONTROLS]
+    events = holiday_events(dates)
+    controls = np.column_stack([extra[c] if c in extra else first[c].to_numpy().astype(float) for c in CONTROLS]
                                + list(events.values()))
-    revenue = frame["revenue"].to_numpy().astype(float)
-    if (revenue <= 0).any():
-        i = int(np.argmax(revenue <= 0))
-        raise ValueError(f"tenant {frame['tenant'][0]}: revenue {revenue[i]} on {frame['date'][i]}; the MMM needs positive revenue")
-    split = time_split(len(revenue))
+    revenue = np.column_stack([part["revenue"].fill_null(-1.0).to_numpy().astype(float) for part in per_geo])
+    if (revenue < 0).any():
+        t, g = np.argwhere(revenue < 0)[0]
+        raise ValueError(f"tenant {frame['tenant'][0]}: revenue {'missing' if revenue[t, g] == -1 else revenue[t, g]} "
+                         f"in {geos[g]} on {dates[t]}; the MMM needs revenue of at least 0 every day in every geo")
+    split = time_split(len(dates))
     train = split.train
-    spend = np.column_stack([frame[f"spend_{c}"].fill_null(0.0).to_numpy().astype(float) for c in channels])
-    weather = _weather_block(frame)
-    normal = _weather_block(frame.select("date").join(normals, on="date", how="left"))
-    mean = np.zeros(weather.shape[1])  # weather stays non-negative: each signal divided by its typical value
-    sd = np.repeat([_typical(weather[train][:, i * WEATHER_LAGS]) for i in range(len(WEATHER_SIGNALS))], WEATHER_LAGS)
+    spend = np.stack([np.column_stack([part[f"spend_{c}"].fill_null(0.0).to_numpy().astype(float) for c in channels])
+                      for part in per_geo], 1)
+    weather = np.stack([_weather_block(part) for part in per_geo], 1)
+    normal = np.stack([_weather_block(part.select("date").join(normals.filter(pl.col("geo") == g), on="date", how="left"))
+                       for g, part in zip(geos, per_geo)], 1)
+    mean = np.zeros(weather.shape[2])  # weather stays non-negative: each signal divided by its typical value
+    sd = np.repeat([_typical(weather[train][:, :, i * WEATHER_LAGS]) for i in range(len(WEATHER_SIGNALS))], WEATHER_LAGS)
     cmean, csd = controls[train].mean(0), controls[train].std(0)
     csd = np.where(csd > 1e-9, csd, 1.0)
     return MMMInputs(
-        dates=frame["date"].to_list(), channels=channels, revenue=revenue, spend=spend,
+        dates=dates, channels=channels, geos=geos, revenue=revenue, spend=spend,
         controls=(controls - cmean) / csd, weather=(weather - mean) / sd, weather_normal=(normal - mean) / sd,
-        spend_scale=np.maximum(spend[train].mean(0), 1e-9), weather_center=mean, weather_scale=sd, revenue_scale=float(revenue[train].mean()),
-        train=train, holdout=split.holdout,
+        spend_scale=np.maximum(spend[train].mean(0), 1e-9), weather_center=mean, weather_scale=sd,
+        revenue_scale=revenue[train].mean(0), train=train, holdout=split.holdout,
     )
 
 
+def tenant_inputs(tenant: str, sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, geos: dict[str, float],
+                  channels: list[str], climatology: dict) -> MMMInputs:
+    """:func:`prepare` from a tenant's stored tables: ``tenant_sales`` and ``tenant_spend`` rows (date x geo),
+    ``weather_daily`` rows of its cities, its geos and channels, and the cities' climatology. Raises as
+    :func:`prepare` and ``features.build.geo_model_matrix``."""
+    frame = geo_model_matrix(tenant, sales, spend, weather, geos, channels)
+    return prepare(frame, geo_normal_features(geos, climatology, frame["date"].unique().sort().to_list()), channels)
+
+
 def _lagged(spend: jnp.ndarray) -> jnp.ndarray:
-    """[T, C] -> [T, L+1, C]: spend on t, t-1, ..., t-MAX_LAG (zeros before the first day)."""
-    padded = jnp.concatenate([jnp.zeros((MAX_LAG, spend.shape[1])), spend], axis=0)
-    return jnp.stack([padded[MAX_LAG - lag: MAX_LAG - lag + spend.shape[0]] for lag in range(MAX_LAG + 1)], axis=1)
+    """[T, G, C] -> [T, G, L+1, C]: spend on t, t-1, ..., t-MAX_LAG (zeros before the first day)."""
+    padded = jnp.concatenate([jnp.zeros((MAX_LAG,) + spend.shape[1:]), spend], axis=0)
+    return jnp.stack([padded[MAX_LAG - lag: MAX_LAG - lag + spend.shape[0]] for lag in range(MAX_LAG + 1)], axis=2)
 
 
 def _media(params: dict, lagged: jnp.ndarray) -> jnp.ndarray:
-    """Hill-saturated adstock per day and channel, [..., T, C] (dimensionless, 0..1)."""
+    """Hill-saturated adstock per day, geo and channel, [..., T, G, C] (dimensionless, 0..1), for params with
+    leading dims [...] and lagged spend [T, G, L+1, C] relative to each geo's mean spend."""
     decay = params["decay"][..., None, :]  # [..., 1, C]
     w = decay ** jnp.arange(MAX_LAG + 1)[:, None]  # [..., L+1, C]
     w = w / w.sum(-2, keepdims=True)
-    ad = jnp.einsum("tlc,...lc->...tc", lagged, w)
-    k, n = params["half_saturation"][..., None, :], params["slope"][..., None, :]
-    ad_n = jnp.power(jnp.maximum(ad, 0.0), n)
+    ad = jnp.einsum("tglc,...lc->...tgc", lagged, w)
+    k, n = params["half_saturation"][..., None, None, :], params["slope"][..., None, None, :]
+    ad_n = jnp.power(jnp.maximum(ad, 1e-9), n)  # not 0: the gradient of 0 ** n in n is NaN (a dark geo-day)
     return ad_n / (ad_n + jnp.power(k, n))
 
 
 def log_weather(params: dict, weather) -> jnp.ndarray:
-    """Log weather multiplier of demand, [..., T] for params with leading dims [...] (``weather_decay``,
-    ``weather_scale``, ``gamma`` [..., S], ``gamma_rain_cold``) and scaled weather inputs [T, S * 4]."""
-    x = jnp.asarray(weather).reshape(weather.shape[0], len(WEATHER_SIGNALS), WEATHER_LAGS)
+    """Log weather multiplier of demand, [..., T, G] for params with leading dims [...] (``weather_decay``,
+    ``weather_scale``, ``gamma`` [..., S], ``gamma_rain_cold``) and scaled weather inputs [T, G, S * 4]."""
+    weather = jnp.asarray(weather)
+    x = weather.reshape(weather.shape[0], weather.shape[1], len(WEATHER_SIGNALS), WEATHER_LAGS)
     w = params["weather_decay"][..., :, None] ** jnp.arange(WEATHER_LAGS)  # [..., S, L]
     w = w / w.sum(-1, keepdims=True)
-    lagged = jnp.einsum("tsl,...sl->...ts", x, w)
-    k = params["weather_scale"][..., None, :]
+    lagged = jnp.einsum("tgsl,...sl->...tgs", x, w)
+    k = params["weather_scale"][..., None, None, :]
     f = (1 - jnp.exp(-lagged / k)) / (1 - jnp.exp(-1 / k))
     rain_cold = f[..., WEATHER_SIGNALS.index("precip")] * f[..., WEATHER_SIGNALS.index("hdd")]
-    return (f * params["gamma"][..., None, :]).sum(-1) + params["gamma_rain_cold"][..., None] * rain_cold
+    return (f * params["gamma"][..., None, None, :]).sum(-1) + params["gamma_rain_cold"][..., None, None] * rain_cold
 
 
 WEATHER_PARAMS = ("weather_decay", "weather_scale", "gamma", "gamma_rain_cold")
 
 
 def _model(lagged, controls, weather, train_spend_sum, y=None):
-    c_dim = lagged.shape[-1]
+    """lagged [T, G, L+1, C], controls [T, K], weather [T, G, W], train_spend_sum [G, C] (in units of each geo's
+    mean revenue), y [T, G] (revenue over each geo's mean)."""
+    n_geos, c_dim = lagged.shape[1], lagged.shape[-1]
     params = {
         "decay": numpyro.sample("decay", dist.Beta(2.0, 2.0).expand([c_dim])),
         "half_saturation": numpyro.sample("half_saturation", dist.LogNormal(0.0, 0.6).expand([c_dim])),
         "slope": numpyro.sample("slope", dist.LogNormal(np.log(1.5), 0.4).expand([c_dim])),
     }
     roas = numpyro.sample("roas_prior_scale", dist.LogNormal(*ROAS_PRIOR).expand([c_dim]))
-    hill = _media(params, lagged)
-    beta = numpyro.deterministic("beta", roas * train_spend_sum / jnp.maximum(hill.sum(0), 1e-6))
-    intercept = numpyro.sample("intercept", dist.Normal(-0.3, 0.5))
+    if n_geos > 1:
+        tau = numpyro.sample("roas_geo_sd", dist.HalfNormal(ROAS_GEO_SD))
+        roas = roas * jnp.exp(tau * numpyro.sample("roas_geo_z", dist.Normal(0.0, 1.0).expand([n_geos, c_dim])))
+    hill = _media(params, lagged)  # [T, G, C]
+    beta = numpyro.deterministic("beta", roas * train_spend_sum / jnp.maximum(hill.sum(0), 1e-6))  # [G, C]
+    intercept = numpyro.sample("intercept", dist.Normal(-0.3, 0.5).expand([n_geos]))
     b = numpyro.sample("b", dist.Normal(0.0, 0.3).expand([controls.shape[1]]))
     n_signals = len(WEATHER_SIGNALS)
     log_w = log_weather({
@@ -230,11 +289,18 @@ def _model(lagged, controls, weather, train_spend_sum, y=None):
         "weather_scale": numpyro.sample("weather_scale", dist.LogNormal(0.0, 0.7).expand([n_signals])),
         "gamma": numpyro.sample("gamma", dist.Normal(0.0, 0.5).expand([n_signals])),
         "gamma_rain_cold": numpyro.sample("gamma_rain_cold", dist.Normal(0.0, 0.3)),
-    }, weather)
+    }, weather)  # [T, G]
     alpha = numpyro.sample("alpha", dist.Normal(0.5, 0.5).expand([c_dim]))
-    mu = jnp.exp(controls @ b) * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[:, None])).sum(-1))
-    sigma = numpyro.sample("sigma", dist.HalfNormal(0.3))
-    numpyro.sample("y", dist.Normal(jnp.log(mu) - sigma ** 2 / 2, sigma), obs=None if y is None else jnp.log(y))
+    mu = jnp.exp(controls @ b)[:, None] * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[..., None])).sum(-1))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(0.3).expand([n_geos]))
+    loc = jnp.log(mu + REVENUE_SHIFT)  # log of the shifted mean, before the log-normal mean correction
+    log_y = None if y is None else jnp.log(y + REVENUE_SHIFT)
+    if n_geos == 1:
+        numpyro.sample("y", dist.Normal(loc - sigma ** 2 / 2, sigma), obs=log_y)
+    else:
+        shared = numpyro.sample("shared_sigma", dist.HalfNormal(0.2))
+        numpyro.sample("y", dist.LowRankMultivariateNormal(loc - (sigma ** 2 + shared ** 2) / 2,
+                                                           shared * jnp.ones((n_geos, 1)), sigma ** 2), obs=log_y)
 
 
 @dataclass
@@ -258,13 +324,13 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
         from weather_mmm.models import lightweight
         return lightweight.fit(inputs, settings)
     train = inputs.train
-    spend = inputs.spend / inputs.spend_scale
-    lagged = _lagged(jnp.asarray(spend))[train]
+    lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[train]
     y = inputs.revenue[train] / inputs.revenue_scale
-    spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale).sum(0))
+    spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale[:, None]).sum(0))
     method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
-    mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median, dense_mass=[DENSE_BLOCK] if settings.dense_mass else False), num_warmup=settings.warmup,
-                num_samples=settings.draws, num_chains=settings.chains, chain_method=method, progress_bar=False)
+    mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median),
+                num_warmup=settings.warmup, num_samples=settings.draws, num_chains=settings.chains, chain_method=method,
+                progress_bar=False)
     t0 = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(settings.seed), lagged, jnp.asarray(inputs.controls[train]),
              jnp.asarray(inputs.weather[train]), spend_sum, y=jnp.asarray(y), extra_fields=("diverging",))
@@ -274,20 +340,22 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     return MMMFit(inputs, samples, settings, elapsed, divergences)
 
 
-def _expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.ndarray,
-              draws: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(baseline x weather, media per channel) in USD for every draw: [S, T] and [S, T, C]."""
+def _expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.ndarray, draws: dict,
+              by_geo: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline x weather, media per channel) in USD for every draw, summed over geos: [S, T] and [S, T, C]
+    (``by_geo``: [S, T, G] and [S, T, G, C]), from spend [T, G, C] and weather [T, G, W]."""
     if fit.settings.engine == "lightweight_mmm":
         from weather_mmm.models import lightweight
-        return lightweight.expected(fit, spend, weather, controls, draws)
+        return lightweight.expected(fit, *fit.inputs.totals(spend, weather), controls, draws)
     x = fit.inputs
     lagged = _lagged(jnp.asarray(spend / x.spend_scale))
     hill = np.asarray(_media({k: jnp.asarray(draws[k]) for k in ("decay", "half_saturation", "slope")}, lagged))
-    log_w = np.asarray(log_weather({k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}, weather), dtype=float)  # [S, T]
-    calendar = np.exp((controls @ draws["b"].T).T)  # [S, T]
-    base = calendar * np.exp(draws["intercept"][:, None] + log_w)
-    media = calendar[:, :, None] * draws["beta"][:, None, :] * hill * np.exp(draws["alpha"][:, None, :] * log_w[:, :, None])
-    return base * x.revenue_scale, media * x.revenue_scale
+    log_w = np.asarray(log_weather({k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}, weather), dtype=float)  # [S, T, G]
+    calendar = np.exp((controls @ draws["b"].T).T)[:, :, None]  # [S, T, 1]
+    base = calendar * np.exp(draws["intercept"].reshape(len(calendar), 1, -1) + log_w) * x.revenue_scale
+    media = (calendar[..., None] * (draws["beta"] * x.revenue_scale[:, None])[:, None] * hill
+             * np.exp(draws["alpha"][:, None, None, :] * log_w[..., None]))
+    return (base, media) if by_geo else (base.sum(2), media.sum(2))
 
 
 def _interval(values: np.ndarray) -> dict:
@@ -296,7 +364,7 @@ def _interval(values: np.ndarray) -> dict:
 
 
 def effects(fit: MMMFit) -> dict:
-    """Posterior effects over the whole calendar, each with its 90 % interval.
+    """Posterior effects over the whole calendar and every geo, each with its 90 % interval.
 
     ``MAX_LAG`` days of zero spend are appended (repeating the last day's controls, under normal weather) so
     that ROAS counts the carryover past the calendar's end, as the ground truth does.
@@ -309,9 +377,9 @@ def effects(fit: MMMFit) -> dict:
     n_days = len(x.dates)
 
     def pad(a: np.ndarray, tail: np.ndarray) -> np.ndarray:
-        return np.vstack([a, np.repeat(tail[-1:], MAX_LAG, 0)])
+        return np.concatenate([a, np.repeat(tail[-1:], MAX_LAG, 0)])
 
-    spend = np.vstack([x.spend, np.zeros((MAX_LAG, len(x.channels)))])
+    spend = np.concatenate([x.spend, np.zeros((MAX_LAG,) + x.spend.shape[1:])])
     weather, normal = pad(x.weather, x.weather_normal), pad(x.weather_normal, x.weather_normal)
     controls = pad(x.controls, x.controls)
 
@@ -322,10 +390,10 @@ def effects(fit: MMMFit) -> dict:
     actual = total(spend, weather)
     roas, mroas, ess = {}, {}, {}
     for i, c in enumerate(x.channels):
-        spent = max(x.spend[:, i].sum(), 1e-9)
+        spent = max(x.spend[..., i].sum(), 1e-9)
         off, up = spend.copy(), spend.copy()
-        off[:, i] = 0.0
-        up[:n_days, i] *= 1.01
+        off[..., i] = 0.0
+        up[:n_days, :, i] *= 1.01
         r = (actual - total(off, weather)).sum(1) / spent
         roas[c] = _interval(r)
         mroas[c] = _interval((total(up, weather) - actual).sum(1) / (0.01 * spent))
@@ -349,8 +417,9 @@ def effects_table(e: dict) -> pl.DataFrame:
 
 
 def decomposition(fit: MMMFit) -> pl.DataFrame:
-    """Posterior-mean daily decomposition (USD): baseline (under normal weather), weather, and each channel
-    (under normal weather); the components add up to the expected revenue. Columns: date, component, revenue."""
+    """Posterior-mean daily decomposition of the tenant's revenue (USD, summed over geos): baseline (under
+    normal weather), weather, and each channel (under normal weather); the components add up to the expected
+    revenue. Columns: date, component, revenue."""
     x, draws = fit.inputs, fit.flat()
     base, media = _expected(fit, x.spend, x.weather, x.controls, draws)
     base_n, media_n = _expected(fit, x.spend, x.weather_normal, x.controls, draws)
@@ -371,9 +440,9 @@ def recent_calendar(fit: MMMFit, days: int = 28) -> np.ndarray:
 def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
     """Posterior curves with 90 % intervals, one row per curve point. Columns: kind, key, x, mean, lo90, hi90.
 
-    * ``response`` (key = channel): x = steady daily spend (USD/day, 0 to 2.5 x the mean training spend), y =
-      incremental revenue per day (USD/day) once carryover has built up, under normal weather and the
-      calendar of the last 28 days (:func:`recent_calendar`);
+    * ``response`` (key = channel): x = the tenant's steady daily spend (USD/day, 0 to 2.5 x its mean training
+      spend, split across geos as in training), y = incremental revenue per day (USD/day) once carryover
+      has built up, under normal weather and the calendar of the last 28 days (:func:`recent_calendar`);
     * ``adstock`` (key = channel): x = lag (days, 0..MAX_LAG), y = share of a day's spend acting that day;
     * ``weather`` (key = hdd | cdd | precip | snow): x = the signal held on the day and the 3 before (°C·day,
       mm or cm; 0 to 2.5 x its typical non-zero value), y = the multiplier of demand (1 = no effect).
@@ -387,7 +456,9 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
     lwmm = fit.settings.engine == "lightweight_mmm"
     if lwmm:
         draws = {**draws, "decay": draws["lag_weight"], "half_saturation": draws["half_max_effective_concentration"],
-                 "beta": draws["coef_media"]}
+                 "beta": draws["coef_media"][:, None, :] * x.revenue_scale.sum()}
+    else:
+        draws = {**draws, "beta": draws["beta"] * x.revenue_scale[:, None]}  # [S, G, C] USD/day at saturation
 
     def add(kind, key, grid, values):
         lo, hi = np.percentile(values, INTERVAL, axis=0)
@@ -399,32 +470,38 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
     for i, c in enumerate(x.channels):
         k, n = draws["half_saturation"][:, i:i + 1], draws["slope"][:, i:i + 1]
         hill = rel ** n / (rel ** n + k ** n)  # steady spend: adstock equals spend (weights sum to 1)
-        add("response", c, rel * x.spend_scale[i], calendar * draws["beta"][:, i:i + 1] * hill * x.revenue_scale)
+        add("response", c, rel * x.spend_scale[:, i].sum(), calendar * draws["beta"][:, :, i].sum(1, keepdims=True) * hill)
         w = draws["decay"][:, i:i + 1] ** np.arange(MAX_LAG + 1)
         add("adstock", c, np.arange(MAX_LAG + 1), w / w.sum(1, keepdims=True))
     params = {} if lwmm else {k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}
     for j, signal in enumerate(() if lwmm else WEATHER_SIGNALS):
-        held = np.zeros((points, len(WEATHER_INPUTS)))
-        held[:, j * WEATHER_LAGS:(j + 1) * WEATHER_LAGS] = rel[:, None]
-        multiplier = np.exp(np.asarray(log_weather(params, held), dtype=float))
+        held = np.zeros((points, 1, len(WEATHER_INPUTS)))
+        held[:, 0, j * WEATHER_LAGS:(j + 1) * WEATHER_LAGS] = rel[:, None]
+        multiplier = np.exp(np.asarray(log_weather(params, held), dtype=float)[:, :, 0])
         add("weather", signal, rel * x.weather_scale[j * WEATHER_LAGS], multiplier)
     return pl.DataFrame(rows)
 
 
 def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:
-    """Holdout R², MAPE etc. of the posterior-mean expected revenue, and the share of holdout days whose
-    actual revenue lies inside the 90 % posterior predictive interval."""
+    """Holdout R², MAPE etc. of the posterior-mean expected revenue of the tenant (summed over geos), and the
+    share of holdout days whose actual revenue lies inside the 90 % posterior predictive interval."""
     x, draws = fit.inputs, fit.flat()
-    base, media = _expected(fit, x.spend, x.weather, x.controls, draws)
-    mu = (base + media.sum(-1))[:, x.holdout]
-    sigma = draws["sigma"].reshape(-1, 1)
     rng = np.random.default_rng(rng_seed)
+    actual = x.revenue[x.holdout].sum(1)
     if fit.settings.engine == "lightweight_mmm":  # Normal noise on revenue over its training mean
-        predictive = mu + rng.normal(0.0, sigma * x.revenue_scale, mu.shape)
-    else:
-        predictive = mu * np.exp(rng.normal(-sigma ** 2 / 2, sigma, mu.shape))
+        base, media = _expected(fit, x.spend, x.weather, x.controls, draws)
+        mu = (base + media.sum(-1))[:, x.holdout]
+        predictive = mu + rng.normal(0.0, draws["sigma"].reshape(-1, 1) * x.revenue_scale.sum(), mu.shape)
+    else:  # the model's likelihood: shifted log-normal per geo with the shared daily shock
+        base, media = _expected(fit, x.spend, x.weather, x.controls, draws, by_geo=True)
+        mu_geo = (base + media.sum(-1))[:, x.holdout] / x.revenue_scale + REVENUE_SHIFT  # [S, H, G] model units
+        sigma = draws["sigma"].reshape(len(mu_geo), 1, -1)
+        shared = draws.get("shared_sigma", np.zeros(len(mu_geo))).reshape(-1, 1, 1)
+        noise = (sigma * rng.standard_normal(mu_geo.shape) + shared * rng.standard_normal(mu_geo.shape[:2] + (1,))
+                 - (sigma ** 2 + shared ** 2) / 2)
+        mu = ((mu_geo - REVENUE_SHIFT) * x.revenue_scale).sum(2)
+        predictive = ((mu_geo * np.exp(noise) - REVENUE_SHIFT) * x.revenue_scale).sum(2)
     lo, hi = np.percentile(predictive, INTERVAL, axis=0)
-    actual = x.revenue[x.holdout]
     return {**metrics(actual, mu.mean(0)), "coverage90": float(((actual >= lo) & (actual <= hi)).mean())}
 
 

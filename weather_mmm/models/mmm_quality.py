@@ -96,8 +96,9 @@ def feature_shift(inputs) -> dict[str, float]:
     x = inputs
     from weather_mmm.models.mmm import WEATHER_INPUTS  # noqa: PLC0415 (mmm imports JAX; keep this module light)
 
-    blocks = {name: x.weather[:, i] for i, name in enumerate(WEATHER_INPUTS) if "_lag" not in name}
-    blocks.update({f"spend_{c}": x.spend[:, i] for i, c in enumerate(x.channels)})
+    spend, weather = x.totals(x.spend, x.weather)  # the tenant's total spend, its revenue-weighted weather
+    blocks = {name: weather[:, i] for i, name in enumerate(WEATHER_INPUTS) if "_lag" not in name}
+    blocks.update({f"spend_{c}": spend[:, i] for i, c in enumerate(x.channels)})
     shifted = {}
     for name, values in blocks.items():
         train = values[x.train]

@@ -55,11 +55,11 @@ def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
         raise FileExistsError(f"model artifact {path} exists already")
     x = fit.inputs
     arrays = {f"samples/{k}": v for k, v in fit.samples.items()}
-    for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale", "train", "holdout"):
+    for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale",
+                  "revenue_scale", "train", "holdout"):
         arrays[f"inputs/{field}"] = getattr(x, field)
     header = {"engine": fit.settings.engine, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
-              "divergences": fit.divergences, "channels": x.channels, "revenue_scale": x.revenue_scale,
-              "dates": [d.isoformat() for d in x.dates]}
+              "divergences": fit.divergences, "channels": x.channels, "geos": x.geos, "dates": [d.isoformat() for d in x.dates]}
     with open(path, "wb") as f:
         np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
     return version, path
@@ -70,14 +70,16 @@ def load_fit(path: Path) -> MMMFit:
 
     Raises:
         FileNotFoundError: the artifact is missing (names the path).
+        ValueError: the artifact predates geo-level fits (``mmm-6``) and cannot predict with this code.
     """
     if not Path(path).exists():
         raise FileNotFoundError(f"model artifact {path} is missing; refit the tenant or roll back to another version")
     with np.load(path) as z:
         header = json.loads(str(z["header"]))
+        if "geos" not in header:
+            raise ValueError(f"model artifact {path} is a tenant-total fit from before geo-level models; refit the tenant")
         inputs = MMMInputs(
-            dates=[dt.date.fromisoformat(d) for d in header["dates"]], channels=header["channels"],
-            revenue_scale=header["revenue_scale"],
+            dates=[dt.date.fromisoformat(d) for d in header["dates"]], channels=header["channels"], geos=header["geos"],
             **{k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("inputs/")})
         samples = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("samples/")}
     return MMMFit(inputs, samples, MMMSettings(**header["settings"]), header["fit_seconds"], header["divergences"])
