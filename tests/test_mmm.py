@@ -169,3 +169,18 @@ def test_negative_or_missing_revenue_is_refused_naming_geo_and_date(prepared):
     short = frame.filter(~((pl.col("geo") == "miami") & (pl.col("date") == dt.date(2024, 3, 2))))
     with pytest.raises(ValueError, match="every geo needs the same days"):
         mmm.prepare(short, normals, ["meta", "google", "email"])
+
+
+def test_the_closed_form_likelihood_is_numpyros_low_rank_normal():
+    import jax.numpy as jnp
+    import numpyro.distributions as dist
+
+    rng = np.random.default_rng(1)
+    log_y, log_mu = rng.normal(0, 0.3, (50, 3)), rng.normal(0, 0.3, (50, 3))
+    sigma, shared = jnp.array([0.1, 0.2, 0.15]), 0.08
+    ours = mmm._log_likelihood(jnp.asarray(log_y), jnp.asarray(log_mu), sigma, shared)
+    loc = log_mu - (sigma ** 2 + shared ** 2) / 2
+    theirs = dist.LowRankMultivariateNormal(loc, shared * jnp.ones((3, 1)), sigma ** 2).log_prob(log_y).sum()
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+    single = mmm._log_likelihood(jnp.asarray(log_y[:, :1]), jnp.asarray(log_mu[:, :1]), sigma[:1], 0.0)
+    assert float(single) == pytest.approx(float(dist.Normal(log_mu[:, 0] - 0.005, 0.1).log_prob(log_y[:, 0]).sum()), rel=1e-5)
