@@ -17,7 +17,7 @@ from assets.models import BY_TENANT, tenant_matrix
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from assets.weather import weather_daily
-from assets.versions import ALLOCATION_CODE, allocation_inputs, versioned
+from assets.versions import ALLOCATION_CODE, allocation_inputs, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
@@ -84,6 +84,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, _, geos = tenant_matrix(conn, tenant)
+        model_inputs = tenant_model_inputs(conn, tenant, matrix, geos)
         version = store.usable_version(conn, tenant)
         if version is None:
             latest = store.versions(conn, tenant)
@@ -120,7 +121,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
                           ["allocation", "response_curves"]),
     }, output_name="budget_allocation")
-    inputs = allocation_inputs(matrix, geos, version["version"], margin)
+    inputs = allocation_inputs(model_inputs, version["version"], margin)
     return versioned(table, "budget_allocation", ALLOCATION_CODE, inputs), versioned(summary, "allocation_summary", ALLOCATION_CODE, inputs)
 
 

@@ -54,6 +54,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
+        input_version = tenant_model_inputs(conn, tenant, matrix, geos)
     data = tenant_inputs(duckdb, tenant, matrix["date"].min(), matrix["date"].max())
     inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology())
     fit = mmm.fit_mmm(inputs, mmm_settings())
@@ -69,7 +70,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         status, reason = mmm_quality.fit_status(diag, float(effects["ess"].drop_nulls().min()), previous,
                                                 mmm_quality.feature_shift(inputs))
         store.record_version(conn, {
-            "tenant": tenant, "version": version, "engine": fit.settings.engine, "data_fingerprint": store.data_fingerprint(matrix),
+            "tenant": tenant, "version": version, "engine": fit.settings.engine, "data_fingerprint": input_version,
             "code_version": mmm.CODE_VERSION, "settings": json.dumps(fit.settings.__dict__),
             "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
             "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "status": status, "reason": reason})
@@ -87,7 +88,6 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")
-    input_version = tenant_model_inputs(matrix, geos)
     return tuple(versioned(t, name, MODELS_CODE, input_version) for name, t in tables.items())
 
 

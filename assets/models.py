@@ -51,7 +51,7 @@ def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
-    inputs = tenant_model_inputs(matrix, geos)
+        inputs = tenant_model_inputs(conn, tenant, matrix, geos)
     result = fit_baselines(design(matrix, channels), channels)
     context.log.info(f"{tenant}: split {result.split.describe()}")
     show = result.summary.select("model", "cv_r2_mean", "cv_r2_std", "holdout_r2", "holdout_mape", "best")

@@ -110,15 +110,16 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     Tag: the value of :data:`NO_MODEL_TAG` for the run."""
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
         matrix, _, geos = tenant_matrix(conn, tenant)
+        model_inputs = tenant_model_inputs(conn, tenant, matrix, geos)
         simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
         usable = store.usable_version(conn, tenant)
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
     margin = tenant_margin(settings.imports_dir(), tenant)
-    no_model = allocation_inputs(matrix, geos, None, margin)
+    no_model = allocation_inputs(model_inputs, None, margin)
     if (simulated and stale_partitions(defs, instance, list(tenant_truth.keys), [tenant], data_inputs)) or \
-            stale_partitions(defs, instance, [*baseline_fit.keys, *mmm_fit.keys], [tenant], tenant_model_inputs(matrix, geos)):
+            stale_partitions(defs, instance, [*baseline_fit.keys, *mmm_fit.keys], [tenant], model_inputs):
         return "models", no_model
-    inputs = allocation_inputs(matrix, geos, usable["version"] if usable else None, margin)
+    inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin)
     if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):
         return "none", no_model
     tried = instance.get_runs(filters=dg.RunsFilter(job_name=tenant_model_job.name, statuses=[dg.DagsterRunStatus.FAILURE],

@@ -213,3 +213,32 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run
     assert skipped is None and jobs3 == ["catalog_job"]
     assert "weather_daily: 30 days up to date (same sources and code), skipped" in said
     assert said[-3:] == [f"  [{i}/3] {t}: up to date, skipped" for i, t in enumerate(tenants, 1)]
+
+
+def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals():
+    from assets.versions import allocation_inputs, tenant_model_inputs
+
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(3)]
+    sales = pl.DataFrame({"date": days * 2, "tenant": "acme", "geo": ["phoenix"] * 3 + ["seattle"] * 3,
+                          "revenue": [100.0, 120.0, 90.0, 50.0, 60.0, 40.0]})
+    spend = pl.DataFrame({"date": days, "tenant": "acme", "geo": "phoenix", "channel": "meta", "spend": [10.0, 0.0, 5.0]})
+    weather = pl.DataFrame({"date": days * 2, "city": ["phoenix"] * 3 + ["seattle"] * 3, "tmax_c": [20.0, 21, 22, 8, 9, 10]})
+    matrix = pl.DataFrame({"date": days, "revenue": [150.0, 180.0, 130.0]})
+    geos = {"phoenix": 0.7, "seattle": 0.3}
+    conn = duckdb.connect()
+    for name, table in {"tenant_sales": sales, "tenant_spend": spend, "weather_daily": weather}.items():
+        conn.register(f"{name}_view", table.to_arrow())
+        conn.execute(f"create table {name} as select * from {name}_view")
+    before = tenant_model_inputs(conn, "acme", matrix, geos)
+    # an equal table, rows stored in another order: the same inputs
+    conn.execute("create or replace table tenant_sales as select * from tenant_sales_view order by geo desc, date desc")
+    assert tenant_model_inputs(conn, "acme", matrix, geos) == before
+    # 10 USD moved from Phoenix to Seattle on one day: the tenant's totals (and so its matrix) are unchanged
+    conn.execute("update tenant_sales set revenue = revenue + case geo when 'phoenix' then -10 else 10 end "
+                 "where date = '2024-01-02'")
+    after = tenant_model_inputs(conn, "acme", matrix, geos)
+    assert after != before
+    assert allocation_inputs(after, "v1", None) != allocation_inputs(before, "v1", None)
+    # one city's weather outside the matrix's days is not read
+    conn.execute("insert into weather_daily values ('2024-02-01', 'phoenix', 30.0)")
+    assert tenant_model_inputs(conn, "acme", matrix, geos) == after

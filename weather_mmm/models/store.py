@@ -10,6 +10,9 @@ insert into ``model_versions``:
     tenant, version, engine, data_fingerprint, code_version, settings (JSON), created_at, path,
     holdout_r2, holdout_mape, status, reason
 
+``data_fingerprint`` is the fingerprint of everything the fit read (the Dagster layer's
+``assets.versions.tenant_model_inputs``).
+
 ``status`` is ``usable`` (converged, no drift), ``not_converged``, ``drifted`` or ``rolled_back``.
 Allocations use the newest ``usable`` version (:func:`usable_version`), so a fit that fails its checks is
 kept for inspection while the previous passing version stays in use.
@@ -26,7 +29,6 @@ import numpy as np
 import polars as pl
 
 from weather_mmm.models.mmm import MMMFit, MMMInputs, MMMSettings
-from weather_mmm.versions import fingerprint
 
 VERSIONS_DDL = """
 create table if not exists main.model_versions (
@@ -34,12 +36,6 @@ create table if not exists main.model_versions (
     settings varchar, created_at timestamp, path varchar, holdout_r2 double, holdout_mape double,
     status varchar, reason varchar)"""
 STATUSES = ("usable", "not_converged", "drifted", "rolled_back")
-
-
-def data_fingerprint(matrix: pl.DataFrame) -> str:
-    """SHA-256 (first 16 hex digits) of a model matrix's rows, in date order: the same data gives the same
-    fingerprint whatever the run."""
-    return fingerprint(matrix.sort("date"))
 
 
 def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
