@@ -13,7 +13,7 @@ from assets.check_results import check_result, read_tables
 from assets.features import tenant_features, tenant_inputs
 from assets.figures import figure_metadata
 from assets.mmm import mmm_fit
-from assets.models import BY_TENANT, tenant_matrix
+from assets.models import BY_TENANT, model_tables, tenant_matrix
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from assets.weather import weather_daily
@@ -84,7 +84,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, _, geos = tenant_matrix(conn, tenant)
-        model_inputs = tenant_model_inputs(conn, tenant, matrix, geos)
+        model_inputs = tenant_model_inputs(matrix, model_tables(conn, tenant, matrix))
         version = store.usable_version(conn, tenant)
         if version is None:
             latest = store.versions(conn, tenant)

@@ -1,7 +1,6 @@
 """Feature tables per tenant x date, and their leakage checks."""
 
 import datetime as dt
-import json
 
 import dagster as dg
 import polars as pl
@@ -13,27 +12,15 @@ from assets.simulation import TENANT_DATE, one_tenant, tenant_catalog, tenant_sa
 from assets.versions import FEATURES_CODE, tenant_data_inputs, versioned
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
+from resources.warehouse import tenant_tables
 from weather_mmm.features import quality
 from weather_mmm.features.build import WARMUP_DAYS, build_features, rebuild_rows
 
 
 def tenant_inputs(duckdb: DuckDBResource, tenant: str, first: dt.date | None = None, last: dt.date | None = None) -> dict:
-    """One tenant's sales, spend, weather and public catalog row (geos, channels) between two dates."""
-    first, last = first or dt.date.min, last or dt.date.max
+    """``resources.warehouse.tenant_tables`` on a connection of ``duckdb``."""
     with duckdb.get_connection() as conn:
-        def read(sql, params):
-            return pl.from_arrow(conn.execute(sql, params).to_arrow_table())
-
-        row = read("select * from main.tenant_catalog where tenant = ?", [tenant]).row(0, named=True)
-        geos, channels = json.loads(row["geos"]), json.loads(row["channels"])
-        window = [tenant, first, last]
-        return {
-            "tenant": tenant, "tier": row["tier"], "geos": geos, "channels": channels,
-            "sales": read("select * from main.tenant_sales where tenant = ? and date between ? and ?", window),
-            "spend": read("select * from main.tenant_spend where tenant = ? and date between ? and ?", window),
-            "weather": read("select * from main.weather_daily where city in (select unnest(?::varchar[])) "
-                            "and date between ? and ?", [list(geos), first, last]),
-        }
+        return tenant_tables(conn, tenant, first, last)
 
 
 @dg.multi_asset(

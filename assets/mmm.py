@@ -9,8 +9,8 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
-from assets.models import BY_TENANT, tenant_matrix
-from assets.features import tenant_features, tenant_inputs
+from assets.models import BY_TENANT, model_tables, tenant_matrix
+from assets.features import tenant_features
 from assets.figures import figure_metadata
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
@@ -54,8 +54,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
-        input_version = tenant_model_inputs(conn, tenant, matrix, geos)
-    data = tenant_inputs(duckdb, tenant, matrix["date"].min(), matrix["date"].max())
+        data = model_tables(conn, tenant, matrix)
+    input_version = tenant_model_inputs(matrix, data)
     inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology())
     fit = mmm.fit_mmm(inputs, mmm_settings())
     e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)

@@ -13,6 +13,7 @@ from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
+from resources.warehouse import tenant_tables
 from weather_mmm.features.build import model_matrix
 from weather_mmm.models import quality
 from weather_mmm.models.baselines import design, fit_baselines
@@ -30,6 +31,12 @@ def tenant_matrix(conn, tenant: str) -> tuple[pl.DataFrame, list[str], dict[str,
         raise ValueError(f"tenant {tenant}: no tenant_features rows; materialize its features first")
     geos = json.loads(conn.execute("select geos from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0])
     return model_matrix(features, media), sorted(media["channel"].unique()), geos
+
+
+def model_tables(conn, tenant: str, matrix: pl.DataFrame) -> dict:
+    """The tenant's catalog row and geo-level sales, spend and weather over its model matrix's days
+    (``resources.warehouse.tenant_tables``): what the MMM is fitted on."""
+    return tenant_tables(conn, tenant, matrix["date"].min(), matrix["date"].max())
 
 
 @dg.multi_asset(
@@ -50,8 +57,8 @@ def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     permuted), ``baseline_predictions`` (day: actual and each model's prediction, USD)."""
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
-        matrix, channels, geos = tenant_matrix(conn, tenant)
-        inputs = tenant_model_inputs(conn, tenant, matrix, geos)
+        matrix, channels, _ = tenant_matrix(conn, tenant)
+        inputs = tenant_model_inputs(matrix, model_tables(conn, tenant, matrix))
     result = fit_baselines(design(matrix, channels), channels)
     context.log.info(f"{tenant}: split {result.split.describe()}")
     show = result.summary.select("model", "cv_r2_mean", "cv_r2_std", "holdout_r2", "holdout_mape", "best")

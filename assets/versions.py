@@ -60,22 +60,14 @@ def tenant_data_inputs(conn, tenant: str, end: dt.date) -> str:
     return fingerprint(catalog, weather, settings.imports_dir() / tenant, end.isoformat(), CLIMATOLOGY_FILE)
 
 
-def tenant_model_inputs(conn, tenant: str, matrix: pl.DataFrame, geos: dict) -> str:
+def tenant_model_inputs(matrix: pl.DataFrame, data: dict) -> str:
     """Fingerprint of what a tenant's models read: its model matrix (the baselines), its geos' sales, spend and
-    weather over the matrix's days (the MMM is fitted per geo, so moving sales between geos changes it even
-    when the tenant's totals do not), its geos and the MMM settings (``WEATHER_MMM_MMM_*`` variables)."""
-    first, last = matrix["date"].min(), matrix["date"].max()
-
-    def rows(sql: str, params: list) -> pl.DataFrame:
-        return pl.from_arrow(conn.execute(sql + " order by all", params).to_arrow_table())
-
-    per_geo = [rows(f"select * from main.{table} where tenant = ? and date between ? and ?", [tenant, first, last])
-               for table in ("tenant_sales", "tenant_spend")]
-    weather = rows("select * from main.weather_daily where city in (select unnest(?::varchar[])) and date between ? and ?",
-                   [list(geos), first, last])
+    weather over the matrix's days (``data``: ``resources.warehouse.tenant_tables`` over those days; the MMM is
+    fitted per geo, so moving sales between geos changes it even when the tenant's totals do not), its geos
+    and the MMM settings (``WEATHER_MMM_MMM_*`` variables)."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("WEATHER_MMM_MMM_"))
-    return fingerprint(matrix.sort("date"), *per_geo, weather, json.dumps(geos, sort_keys=True), json.dumps(env),
-                       CLIMATOLOGY_FILE)
+    return fingerprint(matrix.sort("date"), data["sales"], data["spend"], data["weather"],
+                       json.dumps(data["geos"], sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE)
 
 
 def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None) -> str:

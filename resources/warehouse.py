@@ -8,8 +8,11 @@ Postgres, Snowflake) needs no change to asset code.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from contextlib import contextmanager
 
+import polars as pl
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.storage.db_io_manager import DbIOManager
 from dagster_duckdb import DuckDBResource
@@ -73,3 +76,24 @@ class WarehouseResource(DuckDBResource):
 
 def warehouse_resource() -> DuckDBResource:
     return WarehouseResource(database=_database())
+
+
+def tenant_tables(conn, tenant: str, first: dt.date | None = None, last: dt.date | None = None) -> dict:
+    """One tenant's public catalog row (tier, geos, channels) and its ``tenant_sales``, ``tenant_spend`` and
+    its cities' ``weather_daily`` rows between two dates (all when omitted), each in a fixed row order, read
+    on a warehouse connection."""
+    first, last = first or dt.date.min, last or dt.date.max
+
+    def read(sql, params):
+        return pl.from_arrow(conn.execute(sql + " order by all", params).to_arrow_table())
+
+    row = read("select * from main.tenant_catalog where tenant = ?", [tenant]).row(0, named=True)
+    geos, channels = json.loads(row["geos"]), json.loads(row["channels"])
+    window = [tenant, first, last]
+    return {
+        "tenant": tenant, "tier": row["tier"], "geos": geos, "channels": channels,
+        "sales": read("select * from main.tenant_sales where tenant = ? and date between ? and ?", window),
+        "spend": read("select * from main.tenant_spend where tenant = ? and date between ? and ?", window),
+        "weather": read("select * from main.weather_daily where city in (select unnest(?::varchar[])) "
+                        "and date between ? and ?", [list(geos), first, last]),
+    }

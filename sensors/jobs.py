@@ -16,7 +16,7 @@ from dagster._core.events import DagsterEventType
 from assets.allocation import budget_allocation
 from assets.features import tenant_features
 from assets.mmm import mmm_fit
-from assets.models import baseline_fit, tenant_matrix
+from assets.models import baseline_fit, model_tables, tenant_matrix
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
 from assets.versions import allocation_inputs, data_version, tenant_data_inputs, tenant_model_inputs
 from assets.weather import weather_daily
@@ -109,8 +109,8 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     version, and a run already failed to allocate from these same inputs: it would fail the same way).
     Tag: the value of :data:`NO_MODEL_TAG` for the run."""
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
-        matrix, _, geos = tenant_matrix(conn, tenant)
-        model_inputs = tenant_model_inputs(conn, tenant, matrix, geos)
+        matrix, _, _ = tenant_matrix(conn, tenant)
+        model_inputs = tenant_model_inputs(matrix, model_tables(conn, tenant, matrix))
         simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
         usable = store.usable_version(conn, tenant)
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())

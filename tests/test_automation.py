@@ -217,6 +217,7 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run
 
 def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals():
     from assets.versions import allocation_inputs, tenant_model_inputs
+    from resources.warehouse import tenant_tables
 
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(3)]
     sales = pl.DataFrame({"date": days * 2, "tenant": "acme", "geo": ["phoenix"] * 3 + ["seattle"] * 3,
@@ -224,21 +225,26 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
     spend = pl.DataFrame({"date": days, "tenant": "acme", "geo": "phoenix", "channel": "meta", "spend": [10.0, 0.0, 5.0]})
     weather = pl.DataFrame({"date": days * 2, "city": ["phoenix"] * 3 + ["seattle"] * 3, "tmax_c": [20.0, 21, 22, 8, 9, 10]})
     matrix = pl.DataFrame({"date": days, "revenue": [150.0, 180.0, 130.0]})
-    geos = {"phoenix": 0.7, "seattle": 0.3}
+    catalog = pl.DataFrame({"tenant": ["acme"], "tier": ["high"], "geos": [json.dumps({"phoenix": 0.7, "seattle": 0.3})],
+                            "channels": [json.dumps(["meta"])]})
     conn = duckdb.connect()
-    for name, table in {"tenant_sales": sales, "tenant_spend": spend, "weather_daily": weather}.items():
+    for name, table in {"tenant_catalog": catalog, "tenant_sales": sales, "tenant_spend": spend, "weather_daily": weather}.items():
         conn.register(f"{name}_view", table.to_arrow())
         conn.execute(f"create table {name} as select * from {name}_view")
-    before = tenant_model_inputs(conn, "acme", matrix, geos)
+
+    def version():
+        return tenant_model_inputs(matrix, tenant_tables(conn, "acme", days[0], days[-1]))
+
+    before = version()
     # an equal table, rows stored in another order: the same inputs
     conn.execute("create or replace table tenant_sales as select * from tenant_sales_view order by geo desc, date desc")
-    assert tenant_model_inputs(conn, "acme", matrix, geos) == before
+    assert version() == before
     # 10 USD moved from Phoenix to Seattle on one day: the tenant's totals (and so its matrix) are unchanged
     conn.execute("update tenant_sales set revenue = revenue + case geo when 'phoenix' then -10 else 10 end "
                  "where date = '2024-01-02'")
-    after = tenant_model_inputs(conn, "acme", matrix, geos)
+    after = version()
     assert after != before
     assert allocation_inputs(after, "v1", None) != allocation_inputs(before, "v1", None)
-    # one city's weather outside the matrix's days is not read
+    # one city's weather outside the window is not read
     conn.execute("insert into weather_daily values ('2024-02-01', 'phoenix', 30.0)")
-    assert tenant_model_inputs(conn, "acme", matrix, geos) == after
+    assert version() == after
