@@ -23,12 +23,14 @@ from weather_mmm.weather.climatology import load_climatology
 
 
 def mmm_settings() -> mmm.MMMSettings:
-    """Sampler settings from ``WEATHER_MMM_MMM_WARMUP``, ``WEATHER_MMM_MMM_DRAWS`` (default 500 and 1000) and
-    ``WEATHER_MMM_MMM_CHAINS`` (default 2) and ``WEATHER_MMM_MMM_ENGINE`` (``numpyro``, or the reference
+    """Sampler settings from ``WEATHER_MMM_MMM_WARMUP``, ``WEATHER_MMM_MMM_DRAWS`` (default 500 and 1000),
+    ``WEATHER_MMM_MMM_CHAINS`` (default 2), ``WEATHER_MMM_MMM_EXTENSIONS`` (default 1: blocks of draws added to a
+    fit that has not converged) and ``WEATHER_MMM_MMM_ENGINE`` (``numpyro``, or the reference
     ``lightweight_mmm``, whose fits are scored but cannot drive allocations)."""
     return mmm.MMMSettings(warmup=int(os.environ.get("WEATHER_MMM_MMM_WARMUP", mmm.MMMSettings.warmup)),
                            draws=int(os.environ.get("WEATHER_MMM_MMM_DRAWS", mmm.MMMSettings.draws)),
                            chains=int(os.environ.get("WEATHER_MMM_MMM_CHAINS", mmm.MMMSettings.chains)),
+                           extensions=int(os.environ.get("WEATHER_MMM_MMM_EXTENSIONS", mmm.MMMSettings.extensions)),
                            engine=os.environ.get("WEATHER_MMM_MMM_ENGINE", mmm.MMMSettings.engine))
 
 

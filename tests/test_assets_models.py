@@ -22,7 +22,8 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     monkeypatch.setenv("WEATHER_MMM_MMM_DRAWS", "100")
     code = main(["run", "--tenant", TENANT])
     out, err = capsys.readouterr()
-    # 200 draws cannot converge: the blocking convergence check fails the run (exit 1), the fit is kept.
+    # 2 x 100 draws cannot converge, nor can 2 x 100 more from where they stopped (one extension): the blocking
+    # convergence check fails the run (exit 1), the fit is kept.
     assert code == 1 and "mmm_converged failed" in err, err
     assert "check mmm_converged: FAILED" in out
     with duckdb.connect(str(warehouse), read_only=True) as conn:
@@ -41,7 +42,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         roas = conn.execute("select count(*) from mmm_effects where kind = 'roas' and lo90 <= mean and mean <= hi90").fetchone()[0]
         draws = conn.execute("select draws from mmm_diagnostics").fetchone()[0]
-    assert roas == 3 and draws == 200
+    assert roas == 3 and draws == 400
     # the fit is kept in the model store for inspection, but no allocation is built from it
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         status, path = conn.execute("select status, path from model_versions where tenant = ?", [TENANT]).fetchone()

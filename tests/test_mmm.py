@@ -33,7 +33,7 @@ def prepared():
 @pytest.fixture(scope="module")
 def fitted(prepared):
     inputs, sim = prepared
-    return mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=150, draws=100, chains=2)), sim
+    return mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=150, draws=100, chains=2, extensions=0)), sim
 
 
 def test_inputs_are_scaled_on_training_days_only(fitted):
@@ -69,6 +69,20 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     assert diag["draws"] == 200 and diag["max_rhat"] > 1.0 and diag["fit_seconds"] > 0
     hold = mmm.holdout_scores(fit)
     assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
+
+
+def test_a_fit_that_has_not_converged_samples_one_more_block_from_where_it_stopped(prepared):
+    inputs, _ = prepared
+    fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=60, draws=30, chains=2, extensions=1))
+    assert fit.samples["roas_prior_scale"].shape == (2, 60, 3)  # 30 draws cannot converge: 30 more were added
+    assert not mmm.converged(fit.samples) and mmm.diagnostics(fit)["draws"] == 120
+    # the second block continues the first chain (no new warmup): no jump back to the initial point
+    first, second = fit.samples["intercept"][:, 29], fit.samples["intercept"][:, 30]
+    assert np.abs(second - first).max() < 1.0
+    rng = np.random.default_rng(0)
+    mixed = {"roas_prior_scale": rng.normal(size=(2, 1000, 3)), "gamma": rng.normal(size=(2, 1000, 4))}
+    assert mmm.converged(mixed)
+    assert not mmm.converged({**mixed, "gamma": mixed["gamma"] + np.array([0.0, 0.3])[:, None, None]})  # chains apart
 
 
 def test_curves_have_intervals_and_the_expected_shapes(fitted):

@@ -39,6 +39,12 @@ def cache_dir() -> Path:
     return env_path("WEATHER_MMM_CACHE", STORAGE_DIR / "cache" / "open_meteo")
 
 
+def jax_cache_dir() -> Path:
+    """JAX's persistent compilation cache (compiled NUTS kernels, reused across runs and processes):
+    ``WEATHER_MMM_JAX_CACHE`` or ``storage/cache/jax``."""
+    return env_path("WEATHER_MMM_JAX_CACHE", STORAGE_DIR / "cache" / "jax")
+
+
 def imports_dir() -> Path:
     """Real tenants' data, one folder per tenant: ``WEATHER_MMM_IMPORTS`` or ``storage/imports``."""
     return env_path("WEATHER_MMM_IMPORTS", STORAGE_DIR / "imports")
