@@ -21,7 +21,7 @@ from assets.versions import ALLOCATION_CODE, allocation_inputs, tenant_model_inp
 from resources import WAREHOUSE_POOL
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
-from weather_mmm.allocation.optimize import Constraints, allocate
+from weather_mmm.allocation.optimize import DEFAULT_RISK_AVERSION, Constraints, allocate
 from weather_mmm.models import store
 from weather_mmm.settings import imports_dir
 from weather_mmm.simulation.importer import tenant_margin
@@ -29,6 +29,12 @@ from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.forecast import api_forecast, read_forecast_file, simulated_forecast
+
+
+def risk_aversion() -> float:
+    """``WEATHER_MMM_RISK_AVERSION`` (default ``optimize.DEFAULT_RISK_AVERSION``): posterior standard deviations
+    of the lift over the current allocation subtracted from its mean in the objective (0: the posterior mean)."""
+    return float(os.environ.get("WEATHER_MMM_RISK_AVERSION", DEFAULT_RISK_AVERSION))
 
 
 def horizon_days() -> int:
@@ -104,7 +110,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     margin = tenant_margin(imports_dir(), tenant)
     spend = tenant_inputs(duckdb, tenant, issued - dt.timedelta(days=40), issued)["spend"]
     history = spend_history(spend, fit.inputs.geos, fit.inputs.channels, issued)
-    plan = allocate(fit, history, weather, dates, Constraints(margin=margin))
+    plan = allocate(fit, history, weather, dates, Constraints(margin=margin), risk_aversion=risk_aversion())
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
                                                 issued=pl.lit(issued))

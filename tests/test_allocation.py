@@ -52,7 +52,7 @@ NORMAL = np.zeros((H + MAX_LAG, 1, W))
 
 
 def test_budget_moves_to_the_less_saturated_channel_within_bounds():
-    plan = allocate(known_fit(), HISTORY, NORMAL, DATES)
+    plan = allocate(known_fit(), HISTORY, NORMAL, DATES, risk_aversion=0.0)  # the posterior mean: KKT checked below
     spend = plan.recommended
     assert spend.sum() == pytest.approx(14_000.0, abs=1e-6)  # budget = current allocation's total
     assert np.all(spend >= 700.0 - 1e-6) and np.all(spend <= 1_300.0 + 1e-6)  # ±30 % of current
@@ -71,6 +71,18 @@ def test_budget_moves_to_the_less_saturated_channel_within_bounds():
     assert "social gains" in plan.explanation and "search loses" in plan.explanation
     rows = plan.summary("t").with_columns(budget=pl.when(pl.col("channel") == "all").then(14_000.0))
     assert constraints_respected(plan.table("t"), rows).passed
+
+
+def test_risk_aversion_moves_less_budget_into_the_channel_the_posterior_is_unsure_of():
+    fit = known_fit(draws=200)
+    rng = np.random.default_rng(1)
+    fit.samples["beta"][..., 1] *= np.exp(0.6 * rng.standard_normal((1, 200, 1)) - 0.18)  # social: same mean, ±60 %
+    mean_plan = allocate(fit, HISTORY, NORMAL, DATES, risk_aversion=0.0)
+    careful = allocate(fit, HISTORY, NORMAL, DATES, risk_aversion=1.0)
+    assert careful.recommended.sum() == pytest.approx(14_000.0, abs=1e-6)
+    assert careful.recommended[:, 1].sum() < mean_plan.recommended[:, 1].sum() - 100
+    assert careful.lift["mean"] <= mean_plan.lift["mean"]
+    assert careful.lift["hi90"] - careful.lift["lo90"] < mean_plan.lift["hi90"] - mean_plan.lift["lo90"]
 
 
 def test_fixed_channel_and_explicit_bounds_hold_exactly():
@@ -209,7 +221,7 @@ def test_plan_plots_for_the_report_and_the_asset_metadata():
 def test_a_known_contribution_margin_spends_only_where_it_pays():
     fit = known_fit()
     model = ResponseModel(fit, HISTORY, NORMAL)
-    half = allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=0.5))
+    half = allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=0.5), risk_aversion=0.0)
     spend = half.recommended
     # at a 50 % margin (break-even ROAS 2) neither channel pays at its current spend: the cap is not used up
     assert spend.sum() < 14_000 - 2_000 and np.all(spend >= 700 - 1e-6)

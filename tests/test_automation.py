@@ -248,3 +248,13 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
     # one city's weather outside the window is not read
     conn.execute("insert into weather_daily values ('2024-02-01', 'phoenix', 30.0)")
     assert version() == after
+
+
+def test_the_instance_sqlite_commits_without_waiting_for_fsync_once_the_code_location_loads(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from weather_mmm.definitions import build_definitions
+
+    build_definitions()
+    with create_engine(f"sqlite:///{tmp_path / 'events.db'}").connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL (SQLite's default is FULL, 2)

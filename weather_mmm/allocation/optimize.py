@@ -1,8 +1,12 @@
 """Recommend spend per channel and day over a planning horizon from a fitted MMM and the weather forecast.
 
-The objective is the **posterior mean** of the incremental revenue (USD) the plan earns: the media
-revenue over the horizon and its carryover (``MAX_LAG`` days after it, under normal weather), minus the
-same with no spend in the horizon, averaged over posterior draws. Recent spend enters through the adstock,
+The objective is **risk-aware**: the posterior mean of the incremental revenue (USD) the plan earns (the
+media revenue over the horizon and its carryover, ``MAX_LAG`` days after it under normal weather, minus the
+same with no spend in the horizon) minus ``risk_aversion`` (default 1) posterior standard deviations of the
+plan's lift over the current allocation, so a move into a channel the fit is unsure of must pay for its
+risk. Measured on the 18 converged fits of the main job, valued on the true response functions: with the
+posterior mean alone 4 plans earned less than the current allocation (learnly_courses -15.5 %), with one
+standard deviation 1 did (-1.9 %), for 48 % of the truly optimal uplift instead of 54 %. Recent spend enters through the adstock,
 so a channel still carrying last week's spend saturates sooner. Weather enters through each channel's
 weather amplification on the forecast days, and the calendar through its recent level
 (``mmm.recent_calendar``: the mean over the last 28 days; weekday swings inside the horizon are not
@@ -39,6 +43,7 @@ from weather_mmm.models.mmm import INTERVAL, MAX_LAG, WEATHER_PARAMS, MMMFit, _l
 
 CURRENT_DAYS = 28
 DEFAULT_BOUND_SHARE = 0.30
+DEFAULT_RISK_AVERSION = 1.0
 TOLERANCE_USD = 1e-6
 
 
@@ -185,6 +190,22 @@ class ResponseModel:
         value, grad = self._mean_and_grad(jnp.asarray(plan, dtype=jnp.float32))
         return float(value), np.asarray(grad, dtype=float)
 
+    def risk_adjusted(self, reference: np.ndarray, risk_aversion: float):
+        """``plan -> (value, grad)`` of the posterior mean of the plan's incremental revenue minus
+        ``risk_aversion`` times the posterior standard deviation of its lift over ``reference`` (USD)."""
+        base = self._incremental(jnp.asarray(reference, dtype=jnp.float32))
+
+        def utility(plan):
+            inc = self._incremental(plan)
+            return inc.mean() - risk_aversion * jnp.sqrt(((inc - base) ** 2).mean() - (inc - base).mean() ** 2 + 1e-6)
+
+        value_and_grad = jax.jit(jax.value_and_grad(utility))
+
+        def call(plan: np.ndarray) -> tuple[float, np.ndarray]:
+            value, grad = value_and_grad(jnp.asarray(plan, dtype=jnp.float32))
+            return float(value), np.asarray(grad, dtype=float)
+        return call
+
 
 def current_allocation(history: np.ndarray) -> np.ndarray:
     """[C] USD/day: the tenant's mean daily spend per channel (summed over geos) over the last
@@ -239,9 +260,11 @@ def _project(plan: np.ndarray, bounds: np.ndarray, budget: float | None) -> np.n
 
 
 def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[dt.date],
-             constraints: Constraints = Constraints(), draws: int = 250) -> Allocation:
+             constraints: Constraints = Constraints(), draws: int = 250,
+             risk_aversion: float = DEFAULT_RISK_AVERSION) -> Allocation:
     """The plan that maximises posterior-mean incremental revenue (or, with ``constraints.margin``, incremental
-    contribution) within ``constraints``.
+    contribution) minus ``risk_aversion`` posterior standard deviations of its lift over the current
+    allocation, within ``constraints``.
 
     Args:
         history: [≥ 28, G, C] USD/day, the observed spend per geo of the days before the horizon (the current
@@ -265,9 +288,11 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
     target, margin = constraints.target_roas, constraints.margin
     capped = target is not None or margin is not None  # the budget is a cap, not an amount to spend
 
+    utility = model.risk_adjusted(np.tile(current, (horizon, 1)), risk_aversion) if risk_aversion else model.mean_and_grad
+
     def objective(u):
         x = u.reshape(horizon, -1) * scale
-        value, grad = model.mean_and_grad(x)
+        value, grad = utility(x)
         if margin is not None:
             value, grad = margin * value - x.sum(), margin * grad - 1.0
         return -value / base_value, -(grad * scale).ravel() / base_value

@@ -73,7 +73,7 @@ from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 from weather_mmm.features.build import geo_model_matrix, holiday_events  # noqa: E402
 from weather_mmm.settings import jax_cache_dir  # noqa: E402
 from weather_mmm.features.normals import geo_normal_features  # noqa: E402
-from weather_mmm.models.mmm_quality import ESS_BAR, RHAT_BAR  # noqa: E402
+from weather_mmm.models.mmm_quality import DIVERGENT_BAR, ESS_BAR, RHAT_BAR  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 
 # Compiling the NUTS kernel takes about 16 s a fit; from JAX's persistent cache it loads in about 2 s
@@ -359,7 +359,9 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     mcmc.run(jax.random.PRNGKey(settings.seed), *args, y=jnp.asarray(y), extra_fields=("diverging",))
     blocks, diverging = [mcmc.get_samples(group_by_chain=True)], [mcmc.get_extra_fields()["diverging"]]
     samples = {k: np.asarray(v) for k, v in blocks[0].items()}
-    while len(blocks) <= settings.extensions and not converged(samples):
+    # more draws cannot bring the share of divergent transitions under its bar: extend only fits that can pass
+    while len(blocks) <= settings.extensions and not converged(samples) and \
+            sum(np.asarray(d).sum() for d in diverging) <= DIVERGENT_BAR * samples["decay"][:, :, 0].size:
         mcmc.post_warmup_state = mcmc.last_state
         mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=jnp.asarray(y), extra_fields=("diverging",))
         blocks.append(mcmc.get_samples(group_by_chain=True))
