@@ -122,6 +122,7 @@ def test_lightweight_mmm_engine_fits_behind_the_same_interface(prepared, tmp_pat
     fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=150, draws=100, chains=2, engine="lightweight_mmm"))
     assert {"coef_media", "lag_weight", "half_max_effective_concentration", "coef_extra_features"} <= set(fit.samples)
     assert fit.samples["coef_media"].shape == (2, 100, 3)
+    assert mmm.diagnostics(fit)["draws"] == 200
     e = mmm.effects(fit)
     for c in ("meta", "google", "email"):
         r = e["roas"][c]

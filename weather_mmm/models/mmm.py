@@ -557,6 +557,6 @@ def diagnostics(fit: MMMFit) -> dict:
     """Max split R-hat and min bulk ESS over the sampled parameters, divergences and their share of draws
     (all blocks of :func:`fit_mmm`), fit time (s)."""
     rhat, ess = _rhat_ess(fit.samples)
-    n = int(np.prod(fit.samples["decay"].shape[:2]))
+    n = int(np.prod(next(iter(fit.samples.values())).shape[:2]))  # chains x draws, every engine
     return {"max_rhat": rhat, "min_ess": ess, "divergences": fit.divergences, "divergent_share": fit.divergences / n,
             "fit_seconds": fit.fit_seconds, "draws": n}
