@@ -197,7 +197,7 @@ class ResponseModel:
 
         def utility(plan):
             inc = self._incremental(plan)
-            return inc.mean() - risk_aversion * jnp.sqrt(((inc - base) ** 2).mean() - (inc - base).mean() ** 2 + 1e-6)
+            return inc.mean() - risk_aversion * jnp.sqrt(jnp.var(inc - base) + 1e-6)  # + 1e-6: finite gradient at sd 0
 
         value_and_grad = jax.jit(jax.value_and_grad(utility))
 
