@@ -6,11 +6,12 @@ import zlib
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
-from assets.features import tenant_features, tenant_inputs
+from assets.features import tenant_features
 from assets.figures import figure_metadata
 from assets.mmm import mmm_fit
 from assets.models import BY_TENANT, model_tables, tenant_matrix
@@ -19,6 +20,7 @@ from assets.simulation import TENANT, one_tenant
 from assets.weather import weather_daily
 from assets.versions import ALLOCATION_CODE, allocation_inputs, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
+from resources.warehouse import tenant_tables
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
 from weather_mmm.allocation.optimize import DEFAULT_RISK_AVERSION, Constraints, allocate
@@ -63,6 +65,19 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
         "simulated forecast (observed weather + lead-time error)"
 
 
+def plan_inputs(conn, tenant: str, fit, geos: dict, last_day: dt.date) -> tuple[list[dt.date], np.ndarray, np.ndarray, dt.date, str]:
+    """What a plan of ``tenant`` from ``fit`` reads, on a warehouse connection: (horizon dates, [H + MAX_LAG, G, W]
+    model weather from the forecast (:func:`_forecast`) and the 21 observed days before it, [28, G, C] spend
+    history up to the issue day, issue day, forecast source). ``last_day``: the tenant's last stored day."""
+    forecast, issued, source = _forecast(conn, tenant, geos, last_day)
+    observed = pl.from_arrow(conn.execute(
+        "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
+        [list(geos), issued - dt.timedelta(days=21), issued]).to_arrow_table())
+    dates, weather = horizon_weather(fit, observed, forecast, load_climatology())
+    spend = tenant_tables(conn, tenant, issued - dt.timedelta(days=40), issued)["spend"]
+    return dates, weather, spend_history(spend, fit.inputs.geos, fit.inputs.channels, issued), issued, source
+
+
 @dg.multi_asset(
     outs={"budget_allocation": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scipy"},
                                            code_version=ALLOCATION_CODE,
@@ -97,19 +112,12 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
             why = f"newest version {latest['version'][0]} is {latest['status'][0]}: {latest['reason'][0]}" if latest.height else "no fit yet"
             raise dg.Failure(f"tenant {tenant}: no usable model version to allocate from ({why}); "
                              "allocations only use fits that converged without drift")
-        last_day = matrix["date"].max()
-        forecast, issued, source = _forecast(conn, tenant, geos, last_day)
-        observed = pl.from_arrow(conn.execute(
-            "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
-            [list(geos), issued - dt.timedelta(days=21), issued]).to_arrow_table())
-    try:
-        fit = store.load_fit(Path(version["path"]))
-    except ValueError as error:
-        raise dg.Failure(f"tenant {tenant}: {error}") from error
-    dates, weather = horizon_weather(fit, observed, forecast, load_climatology())
+        try:
+            fit = store.load_fit(Path(version["path"]))
+        except ValueError as error:
+            raise dg.Failure(f"tenant {tenant}: {error}") from error
+        dates, weather, history, issued, source = plan_inputs(conn, tenant, fit, geos, matrix["date"].max())
     margin = tenant_margin(imports_dir(), tenant)
-    spend = tenant_inputs(duckdb, tenant, issued - dt.timedelta(days=40), issued)["spend"]
-    history = spend_history(spend, fit.inputs.geos, fit.inputs.channels, issued)
     plan = allocate(fit, history, weather, dates, Constraints(margin=margin), risk_aversion=risk_aversion())
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),

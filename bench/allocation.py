@@ -7,7 +7,6 @@ aversion, then prints what ``allocation_beats_current_in_truth`` would say: the 
 current allocation, and the share of the truly optimal uplift they capture (~1 min for 18 tenants per value).
 """
 
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -16,10 +15,9 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.allocation import _forecast  # noqa: E402
-from resources.warehouse import tenant_tables  # noqa: E402
+from assets.allocation import plan_inputs  # noqa: E402
+from assets.models import tenant_matrix  # noqa: E402
 from weather_mmm.allocation import quality  # noqa: E402
-from weather_mmm.allocation.horizon import horizon_weather, spend_history  # noqa: E402
 from weather_mmm.allocation.optimize import Constraints, allocate  # noqa: E402
 from weather_mmm.models import store  # noqa: E402
 from weather_mmm.settings import warehouse_path  # noqa: E402
@@ -28,7 +26,7 @@ from weather_mmm.weather.climatology import load_climatology  # noqa: E402
 
 def main() -> None:
     risks = [float(r) for r in (sys.argv[1] if len(sys.argv) > 1 else "0,1").split(",")]
-    clim = load_climatology()
+    clim = load_climatology()  # for valuing plans on the truth
     plans = {r: ([], []) for r in risks}
     with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
         weather = pl.from_arrow(conn.execute("select * from main.weather_daily").to_arrow_table())
@@ -37,12 +35,8 @@ def main() -> None:
                                               "order by tenant").fetchall()]
         for tenant in tenants:
             fit = store.load_fit(Path(store.usable_version(conn, tenant)["path"]))
-            geos = {g: 1.0 for g in fit.inputs.geos}
-            forecast, issued, _ = _forecast(conn, tenant, geos, max(fit.inputs.dates))
-            observed = weather.filter(pl.col("city").is_in(list(geos)) & pl.col("date").is_between(issued - dt.timedelta(days=20), issued))
-            dates, horizon = horizon_weather(fit, observed, forecast, clim)
-            history = spend_history(tenant_tables(conn, tenant, issued - dt.timedelta(days=40), issued)["spend"],
-                                    fit.inputs.geos, fit.inputs.channels, issued)
+            matrix, _, geos = tenant_matrix(conn, tenant)
+            dates, horizon, history, _, _ = plan_inputs(conn, tenant, fit, geos, matrix["date"].max())
             for r in risks:
                 a = allocate(fit, history, horizon, dates, Constraints(), risk_aversion=r)
                 plans[r][0].append(a.table(tenant))

@@ -6,12 +6,12 @@ same with no spend in the horizon) minus ``risk_aversion`` (default 1) posterior
 plan's lift over the current allocation, so a move into a channel the fit is unsure of must pay for its
 risk. Measured on the 18 converged fits of the main job, valued on the true response functions: with the
 posterior mean alone 4 plans earned less than the current allocation (learnly_courses -15.5 %), with one
-standard deviation 1 did (-1.9 %), for 48 % of the truly optimal uplift instead of 54 %. Recent spend enters through the adstock,
-so a channel still carrying last week's spend saturates sooner. Weather enters through each channel's
-weather amplification on the forecast days, and the calendar through its recent level
-(``mmm.recent_calendar``: the mean over the last 28 days; weekday swings inside the horizon are not
-modelled). Intervals of the plan's revenue, of its lift over the current
-allocation and of marginal ROAS are 90 % posterior intervals of the same quantities.
+standard deviation 1 did (-1.9 %), for 48 % of the truly optimal uplift instead of 54 % (``bench/allocation.py``).
+Recent spend enters through the adstock, so a channel still carrying last week's spend saturates sooner.
+Weather enters through each channel's weather amplification on the forecast days, and the calendar through
+its recent level (``mmm.recent_calendar``: the mean over the last 28 days; weekday swings inside the horizon
+are not modelled). Intervals of the plan's revenue, of its lift over the current allocation and of marginal
+ROAS are 90 % posterior intervals of the same quantities.
 
 Optimiser: SciPy SLSQP (``scipy.optimize.minimize``), the optimiser LightweightMMM, PyMC-Marketing and
 Robyn use, with exact gradients from JAX. The plan it returns is then projected onto the constraints

@@ -71,10 +71,10 @@ from numpyro.diagnostics import effective_sample_size, split_gelman_rubin  # noq
 from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 
 from weather_mmm.features.build import geo_model_matrix, holiday_events  # noqa: E402
-from weather_mmm.settings import jax_cache_dir  # noqa: E402
 from weather_mmm.features.normals import geo_normal_features  # noqa: E402
 from weather_mmm.models.mmm_quality import DIVERGENT_BAR, ESS_BAR, RHAT_BAR  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
+from weather_mmm.settings import jax_cache_dir  # noqa: E402
 
 # Compiling the NUTS kernel takes about 16 s a fit; from JAX's persistent cache it loads in about 2 s
 # (measured on pulse_fitness, 2 chains). Every fit of a tenant's shape (days, geos) after the first reuses it.
@@ -357,18 +357,18 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     args = (lagged, jnp.asarray(inputs.controls[train]), jnp.asarray(inputs.weather[train]), spend_sum)
     t0 = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(settings.seed), *args, y=jnp.asarray(y), extra_fields=("diverging",))
-    blocks, diverging = [mcmc.get_samples(group_by_chain=True)], [mcmc.get_extra_fields()["diverging"]]
+    blocks = [mcmc.get_samples(group_by_chain=True)]
+    divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
     samples = {k: np.asarray(v) for k, v in blocks[0].items()}
     # more draws cannot bring the share of divergent transitions under its bar: extend only fits that can pass
     while len(blocks) <= settings.extensions and not converged(samples) and \
-            sum(np.asarray(d).sum() for d in diverging) <= DIVERGENT_BAR * samples["decay"][:, :, 0].size:
+            divergences <= DIVERGENT_BAR * samples["decay"][:, :, 0].size:
         mcmc.post_warmup_state = mcmc.last_state
         mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=jnp.asarray(y), extra_fields=("diverging",))
         blocks.append(mcmc.get_samples(group_by_chain=True))
-        diverging.append(mcmc.get_extra_fields()["diverging"])
+        divergences += int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         samples = {k: np.concatenate([np.asarray(b[k]) for b in blocks], axis=1) for k in blocks[0]}
     elapsed = time.perf_counter() - t0  # samples are numpy arrays: the device work is done
-    divergences = int(sum(np.asarray(d).sum() for d in diverging))
     return MMMFit(inputs, samples, settings, elapsed, divergences)
 
 
