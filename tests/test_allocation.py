@@ -12,7 +12,7 @@ from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
 from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
-from weather_mmm.models.mmm import MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
+from weather_mmm.models.mmm import CODE_VERSION, MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
 from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation.catalog import get_profile
 from weather_mmm.simulation.plans import TruePlans
@@ -122,15 +122,16 @@ def test_model_store_round_trip_and_rollback(tmp_path):
     a, b = allocate(fit, HISTORY, NORMAL, DATES), allocate(loaded, HISTORY, NORMAL, DATES)
     assert np.allclose(a.recommended, b.recommended)
     conn = duckdb.connect()
-    row = {"tenant": "acme", "engine": "numpyro", "data_fingerprint": "x", "code_version": "c", "settings": "{}",
+    row = {"tenant": "acme", "engine": "numpyro", "data_fingerprint": "x", "code_version": CODE_VERSION, "settings": "{}",
            "created_at": dt.datetime(2026, 1, 1), "path": str(path), "holdout_r2": 0.7, "holdout_mape": 0.1, "reason": ""}
+    store.record_version(conn, {**row, "version": "v0", "status": "usable", "code_version": "mmm-0"})  # an earlier model
     store.record_version(conn, {**row, "version": "v1", "status": "usable"})
     store.record_version(conn, {**row, "version": "v2", "status": "usable"})
     store.record_version(conn, {**row, "version": "v3", "status": "not_converged"})
     assert store.usable_version(conn, "acme")["version"] == "v2"  # the failed v3 is kept but never used
     assert store.rollback(conn, "acme")["version"] == "v1"
     assert store.usable_version(conn, "acme")["version"] == "v1"
-    with pytest.raises(ValueError, match="nothing to roll back to"):
+    with pytest.raises(ValueError, match="nothing to roll back to"):  # v0 is of an earlier model: never used
         store.rollback(conn, "acme")
     with pytest.raises(FileNotFoundError, match="missing"):
         store.load_fit(tmp_path / "gone.npz")

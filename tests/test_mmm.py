@@ -65,6 +65,8 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     # Sunscreen sells more in sunny heat: the model finds positive weather-driven revenue, as the truth has.
     true_share = sim.parameters.filter(pl.col("parameter") == "weather_share")["value"][0]
     assert np.sign(e["weather_share"]["mean"]) == np.sign(true_share)
+    assert e["weather_effect"]["cdd"]["lo90"] > 0  # a hot day lifts demand
+    assert set(e["weather_effect"]) == {*mmm.WEATHER_SIGNALS, "rain_cold"}
     diag = mmm.diagnostics(fit)
     assert diag["draws"] == 200 and diag["max_rhat"] > 1.0 and diag["fit_seconds"] > 0
     hold = mmm.holdout_scores(fit)
@@ -199,3 +201,25 @@ def test_the_closed_form_likelihood_is_numpyros_low_rank_normal():
     assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
     single = mmm._log_likelihood(jnp.asarray(log_y[:, :1]), jnp.asarray(log_mu[:, :1]), sigma[:1], 0.0)
     assert float(single) == pytest.approx(float(dist.Normal(log_mu[:, 0] - 0.005, 0.1).log_prob(log_y[:, 0]).sum()), rel=1e-5)
+
+
+def test_the_sign_check_compares_every_true_weather_effect_of_extreme_and_high_tenants():
+    from weather_mmm.models.mmm_quality import weather_effect_signs
+
+    def cat(tenant, name, parameter, value, detail=""):
+        return {"tenant": tenant, "kind": "category", "key": name, "geo": "", "parameter": parameter, "value": value, "detail": detail}
+
+    truth = pl.DataFrame([
+        cat("hvac", "AC", "weather_effect", 1.0, "warm"), cat("hvac", "AC", "share", 0.6),
+        cat("hvac", "furnace", "weather_effect", 0.5, "cold"), cat("hvac", "furnace", "share", 0.3),
+        cat("hvac", "boots", "weather_effect", -0.4, "rain"), cat("hvac", "boots", "share", 0.1),
+        cat("hvac", "boots", "rain_cold_interaction", 0.3), cat("hvac", "AC", "rain_cold_interaction", 0.0),
+        cat("hvac", "plans", "weather_effect", 0.0, "neutral"), cat("hvac", "plans", "share", 0.1),
+        cat("books", "novels", "weather_effect", 0.9, "rain"), cat("books", "novels", "share", 1.0),  # a low tenant
+    ])
+    effects = pl.DataFrame([{"tenant": "hvac", "kind": "weather_effect", "key": k, "mean": m}
+                            for k, m in {"cdd": 0.4, "hdd": -0.1, "precip": -0.2, "snow": 0.3}.items()])
+    signs = weather_effect_signs(effects, truth, {"hvac": "high", "books": "low"})
+    assert signs["key"].to_list() == ["cdd", "hdd", "precip", "rain_cold"]  # no snow, no neutral, no low tenant
+    assert signs["true"].to_list() == pytest.approx([0.6, 0.15, -0.04, 0.03])  # share-weighted
+    assert signs["right"].to_list() == [True, False, True, False]  # rain_cold has no fitted row: not recovered

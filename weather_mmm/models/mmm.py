@@ -402,8 +402,10 @@ def effects(fit: MMMFit) -> dict:
     that ROAS counts the carryover past the calendar's end, as the ground truth does.
 
     Returns a dict: ``roas`` and ``mroas`` (channel -> mean, lo90, hi90; USD of revenue per USD of spend),
-    ``weather_share`` (share of expected revenue), ``weather_revenue`` (USD), ``ess`` (bulk ESS of each
-    channel's ROAS and of the weather share) and ``roas_prior`` (the prior's median ROAS).
+    ``weather_share`` (share of expected revenue), ``weather_revenue`` (USD), ``weather_effect`` (signal
+    hdd | cdd | precip | snow | rain_cold -> ``gamma``: the log multiplier of demand on a typical cold, hot,
+    rainy or snowy day, or the extra one of rain on a cold day; empty for ``lightweight_mmm``), ``ess`` (bulk
+    ESS of each channel's ROAS and of the weather share) and ``roas_prior`` (the prior's median ROAS).
     """
     x, draws, chains = fit.inputs, fit.flat(), fit.settings.chains
     n_days = len(x.dates)
@@ -433,16 +435,21 @@ def effects(fit: MMMFit) -> dict:
     driven = (actual - total(spend, normal))[:, :n_days].sum(1)
     share = driven / actual[:, :n_days].sum(1)
     ess["weather_share"] = float(effective_sample_size(share.reshape(chains, -1)))
+    weather_effect = {}
+    if "gamma" in draws:  # this module's multiplicative weather (LightweightMMM's is an additive control)
+        weather_effect = {s: _interval(draws["gamma"][:, j]) for j, s in enumerate(WEATHER_SIGNALS)}
+        weather_effect["rain_cold"] = _interval(draws["gamma_rain_cold"])
     return {"roas": roas, "mroas": mroas, "weather_share": _interval(share), "weather_revenue": _interval(driven),
-            "ess": ess, "roas_prior": float(np.exp(ROAS_PRIOR[0]))}
+            "weather_effect": weather_effect, "ess": ess, "roas_prior": float(np.exp(ROAS_PRIOR[0]))}
 
 
 def effects_table(e: dict) -> pl.DataFrame:
-    """:func:`effects` as rows: kind (roas | mroas | weather_share), key (channel or ``all``), mean, lo90, hi90,
-    ess (ROAS and weather share only), prior (the prior's median ROAS, ROAS rows only)."""
+    """:func:`effects` as rows: kind (roas | mroas | weather_share | weather_effect), key (channel, ``all`` or
+    weather signal), mean, lo90, hi90, ess (ROAS and weather share only), prior (the prior's median ROAS, ROAS
+    rows only)."""
     rows = [{"kind": kind, "key": c, **v, "ess": e["ess"][f"roas_{c}"] if kind == "roas" else None,
              "prior": e["roas_prior"] if kind == "roas" else None}
-            for kind in ("roas", "mroas") for c, v in e[kind].items()]
+            for kind in ("roas", "mroas", "weather_effect") for c, v in e[kind].items()]
     rows.append({"kind": "weather_share", "key": "all", **e["weather_share"], "ess": e["ess"]["weather_share"], "prior": None})
     return pl.DataFrame(rows, schema={"kind": pl.Utf8, "key": pl.Utf8, "mean": pl.Float64, "lo90": pl.Float64,
                                       "hi90": pl.Float64, "ess": pl.Float64, "prior": pl.Float64})

@@ -3,8 +3,8 @@
 Bars (issue 5): max R-hat ≤ 1.01; bulk ESS ≥ 400 for every ROAS and the weather share; divergences ≤ 0.5 %
 of draws. Against the truth (fits without experiment calibration): the true ROAS inside the 90 % interval
 for ≥ 80 % of tenant-channels; median |relative ROAS error| ≤ 20 % and ≤ half the prior's own; the weather
-share within 2 percentage points of the truth for ≥ 80 % of tenants, with the right sign for extreme and
-high tenants; holdout MAPE no worse than the best baseline's.
+share within 2 percentage points of the truth for ≥ 80 % of tenants; the sign of every true weather effect
+of the extreme and high tenants recovered; holdout MAPE no worse than the best baseline's.
 """
 
 from __future__ import annotations
@@ -59,14 +59,15 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
     share = effects.filter(pl.col("kind") == "weather_share").join(true_share, on="tenant").with_columns(
         off_pp=(pl.col("mean") - pl.col("true")).abs())
     within = float((share["off_pp"] <= SHARE_PP_BAR).mean())
-    wrong_sign = [t for t, m, tr in share.select("tenant", "mean", "true").iter_rows()
-                  if tiers.get(t) in ("extreme", "high") and abs(tr) > 0.005 and (m > 0) != (tr > 0)]
+    signs = weather_effect_signs(effects, truth, tiers)
+    wrong_sign = [f"{t} {k}" for t, k, right in signs.select("tenant", "key", "right").iter_rows() if not right]
     parts = [
         (coverage >= COVERAGE_BAR, f"true ROAS inside the 90% interval for {coverage:.0%} of {roas.height} tenant-channels (bar 80%)"),
         (error <= ROAS_ERROR_BAR and error <= prior_error / 2,
          f"median ROAS error {error:.0%} (bar 20% and at most half the prior's {prior_error:.0%})"),
         (within >= SHARE_TENANTS_BAR, f"weather share within 2 pp for {within:.0%} of {share.height} tenants (bar 80%)"),
-        (not wrong_sign, f"weather share sign wrong for {len(wrong_sign)} extreme/high tenant(s)" + (f" ({', '.join(wrong_sign)})" if wrong_sign else "")),
+        (not wrong_sign, f"sign of {signs.height - len(wrong_sign)} of {signs.height} true weather effects of extreme/high "
+                         "tenants recovered" + (f" (wrong: {', '.join(wrong_sign)})" if wrong_sign else "")),
     ]
     table = roas.select("tenant", "key", "mean", "lo90", "hi90", "true", "inside").sort("tenant", "key")
     return CheckOutcome(all(p for p, _ in parts), "; ".join(("" if p else "MISS ") + text for p, text in parts), {
@@ -74,7 +75,38 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
         "weather_share_within_2pp": round(within, 3),
         "roas": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in table.iter_rows(named=True)],
         "weather_share": {t: {"estimate": round(m, 4), "true": round(tr, 4)} for t, m, tr in share.select("tenant", "mean", "true").iter_rows()},
+        "weather_effect_signs": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in signs.iter_rows(named=True)],
     })
+
+
+#: The simulation's category affinities (``tenant_ground_truth.detail`` of ``weather_effect``) -> the model's signals.
+AFFINITY_SIGNAL = {"cold": "hdd", "warm": "cdd", "rain": "precip", "snow": "snow"}
+
+
+def weather_effect_signs(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) -> pl.DataFrame:
+    """Every true weather effect of the extreme and high tenants against the fitted one, by sign.
+
+    A tenant's true effect of a signal is its categories' ``weather_effect`` (log multiplier of demand) summed
+    with their revenue ``share`` as weights, by affinity (cold, warm, rain, snow: heating and cooling degree days,
+    precipitation, snowfall); its rain-on-a-cold-day effect likewise from ``rain_cold_interaction``. Fitted: the
+    posterior mean of the ``weather_effect`` rows of :func:`weather_mmm.models.mmm.effects_table`.
+
+    Returns one row per tenant and signal with a non-zero true effect: tenant, key (hdd | cdd | precip | snow |
+    rain_cold), true, estimate (null when the fit has no such row), right (same sign).
+    """
+    cats = truth.filter(pl.col("kind") == "category")
+    share = cats.filter(pl.col("parameter") == "share").select("tenant", "key", share=pl.col("value"))
+    main = cats.filter((pl.col("parameter") == "weather_effect") & pl.col("detail").is_in(list(AFFINITY_SIGNAL))).with_columns(
+        signal=pl.col("detail").replace_strict(AFFINITY_SIGNAL))
+    rain_cold = cats.filter(pl.col("parameter") == "rain_cold_interaction").with_columns(signal=pl.lit("rain_cold"))
+    true = (pl.concat([main.select("tenant", "key", "signal", "value"), rain_cold.select("tenant", "key", "signal", "value")])
+            .filter(pl.col("tenant").replace_strict(tiers, default="").is_in(["extreme", "high"]))
+            .join(share, on=["tenant", "key"]).group_by("tenant", "signal")
+            .agg(true=(pl.col("value") * pl.col("share")).sum()).filter(pl.col("true") != 0))
+    fitted = effects.filter(pl.col("kind") == "weather_effect").select("tenant", signal="key", estimate="mean")
+    return (true.join(fitted, on=["tenant", "signal"], how="left").rename({"signal": "key"})
+            .with_columns(right=pl.col("estimate").fill_null(0.0).sign() == pl.col("true").sign())
+            .select("tenant", "key", "true", "estimate", "right").sort("tenant", "key"))
 
 
 def mape_vs_baseline(diagnostics: pl.DataFrame, baseline_summary: pl.DataFrame) -> CheckOutcome:

@@ -14,8 +14,9 @@ insert into ``model_versions``:
 ``assets.versions.tenant_model_inputs``).
 
 ``status`` is ``usable`` (converged, no drift), ``not_converged``, ``drifted`` or ``rolled_back``.
-Allocations use the newest ``usable`` version (:func:`usable_version`), so a fit that fails its checks is
-kept for inspection while the previous passing version stays in use.
+Allocations use the newest ``usable`` version of this code's model (:func:`usable_version`), so a fit that
+fails its checks is kept for inspection while the previous passing version stays in use; a fit of an
+earlier model version (``code_version``) is kept but not used, since this code would read its draws wrongly.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from weather_mmm.models.mmm import MMMFit, MMMInputs, MMMSettings
+from weather_mmm.models.mmm import CODE_VERSION, MMMFit, MMMInputs, MMMSettings
 
 VERSIONS_DDL = """
 create table if not exists main.model_versions (
@@ -102,10 +103,14 @@ def versions(conn, tenant: str) -> pl.DataFrame:
                                       [tenant]).to_arrow_table())
 
 
-def usable_version(conn, tenant: str) -> dict | None:
-    """The newest ``usable`` version row of ``tenant``, or None."""
+def _usable(conn, tenant: str) -> pl.DataFrame:
     rows = versions(conn, tenant)
-    rows = rows.filter(pl.col("status") == "usable") if rows.height else rows
+    return rows.filter((pl.col("status") == "usable") & (pl.col("code_version") == CODE_VERSION)) if rows.height else rows
+
+
+def usable_version(conn, tenant: str) -> dict | None:
+    """The newest ``usable`` version row of ``tenant`` fitted by this code's model (``CODE_VERSION``), or None."""
+    rows = _usable(conn, tenant)
     return rows.row(0, named=True) if rows.height else None
 
 
@@ -114,7 +119,7 @@ def rollback(conn, tenant: str) -> dict:
 
     Returns the version now in use. Raises ValueError when the tenant has no earlier usable version.
     """
-    usable = versions(conn, tenant).filter(pl.col("status") == "usable")
+    usable = _usable(conn, tenant)
     if usable.height < 2:
         raise ValueError(f"tenant {tenant}: {usable.height} usable model version(s); nothing to roll back to")
     conn.execute("update main.model_versions set status = 'rolled_back', reason = 'rolled back by hand' "
