@@ -521,9 +521,23 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def mape_point(predictive: np.ndarray) -> np.ndarray:
+    """[H] the point forecast that minimises the expected MAPE under predictive draws [S, H] (USD): the median
+    of the predictive distribution reweighted by 1 / revenue, its "-1-median" (Gneiting 2011, "Making and
+    evaluating point forecasts", JASA 106: the MAPE is consistent for it, not for the mean or the median).
+    Draws of zero or less revenue carry no weight."""
+    values = np.sort(np.where(predictive > 0, predictive, np.inf), axis=0)
+    weights = np.where(np.isfinite(values), 1.0 / values, 0.0)
+    cumulative = weights.cumsum(0) / np.maximum(weights.sum(0), 1e-300)
+    return values[(cumulative >= 0.5).argmax(0), np.arange(values.shape[1])]
+
+
 def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:
-    """Holdout R², MAPE etc. of the posterior-mean expected revenue of the tenant (summed over geos), and the
-    share of holdout days whose actual revenue lies inside the 90 % posterior predictive interval."""
+    """Holdout R², RMSE, MAE and NRMSE of the posterior-mean expected revenue of the tenant (summed over geos);
+    MAPE of :func:`mape_point`, the point forecast the MAPE calls for (a right-skewed predictive's mean
+    overshoots most days: on the 23 fits of a main job the mean's MAPE was higher for 19 tenants, by up to 18
+    points, and lower for 4, by up to 1.4); and the share of holdout days whose actual revenue lies inside the 90 % posterior predictive
+    interval (``coverage90``)."""
     x, draws = fit.inputs, fit.flat()
     rng = np.random.default_rng(rng_seed)
     actual = x.revenue[x.holdout].sum(1)
@@ -541,7 +555,8 @@ def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:
         mu = ((mu_geo - REVENUE_SHIFT) * x.revenue_scale).sum(2)
         predictive = ((mu_geo * np.exp(noise) - REVENUE_SHIFT) * x.revenue_scale).sum(2)
     lo, hi = np.percentile(predictive, INTERVAL, axis=0)
-    return {**metrics(actual, mu.mean(0)), "coverage90": float(((actual >= lo) & (actual <= hi)).mean())}
+    return {**metrics(actual, mu.mean(0)), "mape": metrics(actual, mape_point(predictive))["mape"],
+            "coverage90": float(((actual >= lo) & (actual <= hi)).mean())}
 
 
 def _rhat_ess(samples: dict) -> tuple[float, float]:
