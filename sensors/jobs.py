@@ -68,6 +68,30 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """An in-process run was stopped by Ctrl-C or SIGTERM (Dagster reports it as a failed run)."""
+
+
+def execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+    """Run ``job`` in process, quietly, returning its result even when a step fails.
+
+    Raises:
+        RunInterrupted: the run was interrupted. Dagster turns Ctrl-C and SIGTERM inside a run into a failed
+            run and returns; without this the main job would go on to the next tenant.
+    """
+    result = defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **kwargs)
+    if interrupted(result):
+        raise RunInterrupted(f"{job} run {result.run_id} was interrupted")
+    return result
+
+
+def interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether the run ended because it was interrupted (a signal), not because a step failed on its own."""
+    return result.dagster_run.tags.get("dagster/failure_reason") == "UNEXPECTED_TERMINATION" or any(
+        e.is_step_failure and e.step_failure_data.error is not None
+        and e.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError" for e in result.all_events)
+
+
 def run_weather(defs: dg.Definitions, instance: dg.DagsterInstance, start: dt.date, end: dt.date,
                 progress: Callable[[str], None] = print, force: bool = False) -> dg.ExecuteInProcessResult | None:
     """Materialize the stale ``weather_daily`` partitions between ``start`` and ``end`` (all of them with
@@ -80,8 +104,7 @@ def run_weather(defs: dg.Definitions, instance: dg.DagsterInstance, start: dt.da
         return None
     if len(stale) < len(days):
         progress(f"weather_daily: {len(stale)} of {len(days)} days stale, materializing {stale[0]}..{stale[-1]}")
-    return defs.resolve_job_def("weather_job").execute_in_process(
-        instance=instance, run_config=QUIET, tags=range_tags(stale[0], stale[-1]), raise_on_error=False)
+    return execute(defs, "weather_job", instance, tags=range_tags(stale[0], stale[-1]))
 
 
 DATA_KEYS = [*tenant_sales_and_spend.keys, *tenant_features.keys]
@@ -144,7 +167,7 @@ def run_tenants(
 
     Returns the runs' results and the tenants whose allocation is blocked (no usable model version; it
     failed on the same inputs before, so it is not tried again)."""
-    results = [defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)]
+    results = [execute(defs, "catalog_job", instance)]
     if not results[-1].success:
         return results, []
     names = tenants or sorted(instance.get_dynamic_partitions("tenant"))
@@ -152,17 +175,14 @@ def run_tenants(
     for i, tenant in enumerate(names, 1):
         runs, work = [], []
         if span := data_work(defs, instance, tenant, start, end, force):
-            runs.append(defs.resolve_job_def("tenant_data_job").execute_in_process(
-                instance=instance, run_config=QUIET, raise_on_error=False,
-                tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
+            runs.append(execute(defs, "tenant_data_job", instance, tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
             work.append(f"data {span[0]}..{span[1]}")
         if models and all(r.success for r in runs):
             kind, no_model = model_work(defs, instance, tenant)
             kind = "models" if force else kind
             if kind in ("models", "allocation"):
-                runs.append(defs.resolve_job_def("tenant_model_job").execute_in_process(
-                    instance=instance, run_config=QUIET, raise_on_error=False, partition_key=tenant,
-                    tags={NO_MODEL_TAG: no_model}, asset_selection=None if kind == "models" else list(budget_allocation.keys)))
+                runs.append(execute(defs, "tenant_model_job", instance, partition_key=tenant, tags={NO_MODEL_TAG: no_model},
+                                    asset_selection=None if kind == "models" else list(budget_allocation.keys)))
                 work.append("models and allocation" if kind == "models" else "allocation")
             elif kind == "blocked":
                 blocked.append(tenant)
@@ -173,8 +193,7 @@ def run_tenants(
             status = ("up to date" if not runs else status) + "; no allocation: no usable model version (unchanged since it failed)"
         progress(f"  [{i}/{len(names)}] {tenant}: {status}")
     if checks and ran:
-        results.append(defs.resolve_job_def("tenant_checks_job").execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False))
+        results.append(execute(defs, "tenant_checks_job", instance))
     elif checks:
         progress("tenant checks: nothing changed since they last ran, skipped")
     return results, blocked

@@ -35,3 +35,49 @@ def test_show_without_a_warehouse_is_a_user_error(warehouse, capsys):
     assert main(["show", "stormready_supply"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith(f"error: no warehouse at {warehouse}") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_stops_the_main_job_instead_of_starting_the_next(signal_name, monkeypatch, capsys):
+    """Dagster turns Ctrl-C or SIGTERM inside an in-process run into a failed run and returns: the runner
+    raises instead, and the command line exits 130."""
+    import os
+    import signal
+    import time
+
+    import dagster as dg
+
+    from sensors.jobs import RunInterrupted, execute
+    from weather_mmm import cli
+
+    @dg.op
+    def stopped_by_a_signal():
+        os.kill(os.getpid(), getattr(signal, signal_name))
+        time.sleep(5)
+
+    @dg.op
+    def fails_on_its_own():
+        raise ValueError("bad input")
+
+    @dg.job
+    def stopped():
+        stopped_by_a_signal()
+
+    @dg.job
+    def failing():
+        fails_on_its_own()
+
+    defs = dg.Definitions(jobs=[stopped, failing])
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    with pytest.raises(RunInterrupted, match="stopped run .* was interrupted"):
+        execute(defs, "stopped", instance)
+    assert time.perf_counter() - started < 4  # the op's sleep was cut short
+    assert not execute(defs, "failing", instance).success  # a step's own failure is a result, not a stop
+
+    def interrupted_run(args):
+        raise RunInterrupted("tenant_data_job run abc was interrupted")
+
+    monkeypatch.setattr(cli, "cmd_run", interrupted_run)
+    assert cli.main(["run"]) == cli.EXIT_INTERRUPTED == 130
+    assert "interrupted: tenant_data_job run abc was interrupted" in capsys.readouterr().err

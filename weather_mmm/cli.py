@@ -1,7 +1,8 @@
 """Command line: ``weather-mmm`` (or ``python -m weather_mmm``).
 
 Exit codes: 0 success; 1 the pipeline ran but a step or a blocking check failed; 2 a user mistake
-(bad setting, bad input file), printed without a traceback.
+(bad setting, bad input file), printed without a traceback; 130 interrupted (Ctrl-C or SIGTERM): the runs
+that finished are stored, the interrupted one is marked failed, no later one starts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from weather_mmm import settings
 from weather_mmm.errors import WeatherMMMError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _date(text: str) -> dt.date:
@@ -232,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     except WeatherMMMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        print(f"interrupted{': ' + str(exc) if str(exc) else ''}; finished runs are stored, no further run started",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
