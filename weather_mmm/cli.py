@@ -105,8 +105,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             pages = write_reports(conn, settings.reports_dir())
         print(f"\nreports: {pages[0]} (portfolio) and {len(pages) - 1} tenant page(s) beside it")
     runs = sum(1 for r in results if r.dagster_run.job_name != "catalog_job")
+    failures = sum(1 for r in results if not r.success)
     print(f"\ndone in {elapsed:.0f} s: {runs} run(s)" + (" (nothing had changed)" if not runs else "")
-          + (" with failures (see the errors above)" if failed else "")
+          + (f", {failures} failed (see the errors above)" if failed else "")
           + (f"; {len(blocked)} tenant(s) without an allocation (no usable model version): {', '.join(blocked)}" if blocked else ""))
     return EXIT_FAILED if failed or blocked else EXIT_OK
 
