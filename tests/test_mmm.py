@@ -73,6 +73,30 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
 
 
+def test_roas_from_one_pass_per_scenario_equals_switching_each_channel_off_alone(fitted):
+    """effects() prices all channels' counterfactuals in one pass each (every channel off, every channel up):
+    the same numbers as switching one channel off, or up 1 %, with the others as they were."""
+    fit, _ = fitted
+    x, draws = fit.inputs, fit.flat()
+    e = mmm.effects(fit)
+    pad = mmm.MAX_LAG
+    spend = np.concatenate([x.spend, np.zeros((pad,) + x.spend.shape[1:])])
+    weather = np.concatenate([x.weather, np.repeat(x.weather_normal[-1:], pad, 0)])
+    controls = np.concatenate([x.controls, np.repeat(x.controls[-1:], pad, 0)])
+
+    def total(s):
+        base, media = mmm._expected(fit, s, weather, controls, draws)
+        return (base + media.sum(-1)).sum(1)
+
+    google = x.channels.index("google")
+    off, up = spend.copy(), spend.copy()
+    off[..., google] = 0.0
+    up[:len(x.dates), :, google] *= 1.01
+    spent = x.spend[..., google].sum()
+    assert e["roas"]["google"]["mean"] == pytest.approx(((total(spend) - total(off)) / spent).mean(), rel=1e-9)
+    assert e["mroas"]["google"]["mean"] == pytest.approx(((total(up) - total(spend)) / (0.01 * spent)).mean(), rel=1e-6)
+
+
 def test_a_fit_that_has_not_converged_samples_one_more_block_from_where_it_stopped(prepared):
     inputs, _ = prepared
     fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=60, draws=30, chains=2, extensions=1))

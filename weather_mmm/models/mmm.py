@@ -417,22 +417,23 @@ def effects(fit: MMMFit) -> dict:
     weather, normal = pad(x.weather, x.weather_normal), pad(x.weather_normal, x.weather_normal)
     controls = pad(x.controls, x.controls)
 
-    def total(s: np.ndarray, w: np.ndarray) -> np.ndarray:
-        base, media = _expected(fit, s, w, controls, draws)
-        return base + media.sum(-1)
-
-    actual = total(spend, weather)
+    # A channel's media term depends on its own spend only (both engines), so one pass with every channel
+    # off and one with every channel 1 % up give each channel's counterfactual.
+    base, media = _expected(fit, spend, weather, controls, draws)  # [S, T + L], [S, T + L, C] USD
+    up = spend.copy()
+    up[:n_days] *= 1.01
+    media_off = _expected(fit, np.zeros_like(spend), weather, controls, draws)[1]
+    media_up = _expected(fit, up, weather, controls, draws)[1]
+    actual = base + media.sum(-1)
     roas, mroas, ess = {}, {}, {}
     for i, c in enumerate(x.channels):
         spent = max(x.spend[..., i].sum(), 1e-9)
-        off, up = spend.copy(), spend.copy()
-        off[..., i] = 0.0
-        up[:n_days, :, i] *= 1.01
-        r = (actual - total(off, weather)).sum(1) / spent
+        r = (media[..., i] - media_off[..., i]).sum(1) / spent
         roas[c] = _interval(r)
-        mroas[c] = _interval((total(up, weather) - actual).sum(1) / (0.01 * spent))
+        mroas[c] = _interval((media_up[..., i] - media[..., i]).sum(1) / (0.01 * spent))
         ess[f"roas_{c}"] = float(effective_sample_size(r.reshape(chains, -1)))
-    driven = (actual - total(spend, normal))[:, :n_days].sum(1)
+    base_normal, media_normal = _expected(fit, spend, normal, controls, draws)
+    driven = (actual - base_normal - media_normal.sum(-1))[:, :n_days].sum(1)
     share = driven / actual[:, :n_days].sum(1)
     ess["weather_share"] = float(effective_sample_size(share.reshape(chains, -1)))
     weather_effect = {}
