@@ -161,7 +161,8 @@ class ResponseModel:
         self._per_geo = jnp.asarray(self._split / x.spend_scale)  # plan USD -> each geo's relative spend
         self._zero = self._media(jnp.zeros((self.horizon, len(self.channels))))
         self.incremental = jax.jit(self._incremental)
-        self._mean_and_grad = jax.jit(jax.value_and_grad(lambda plan: self._incremental(plan).mean()))
+        # plan -> (posterior-mean incremental revenue USD, its gradient)
+        self.mean_and_grad = _on_numpy(lambda plan: self._incremental(plan).mean())
 
     def _hill(self, plan):
         """[S, H + L, G, C] Hill saturation from the horizon on, under ``plan`` ([H, C] USD/day)."""
@@ -186,10 +187,6 @@ class ResponseModel:
         geos weighted by their spend."""
         return (np.asarray(self._amp[:, :self.horizon].mean((0, 1))) * self._split).sum(0)
 
-    def mean_and_grad(self, plan: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = self._mean_and_grad(jnp.asarray(plan, dtype=jnp.float32))
-        return float(value), np.asarray(grad, dtype=float)
-
     def risk_adjusted(self, reference: np.ndarray, risk_aversion: float):
         """``plan -> (value, grad)`` of the posterior mean of the plan's incremental revenue minus
         ``risk_aversion`` times the posterior standard deviation of its lift over ``reference`` (USD)."""
@@ -199,12 +196,17 @@ class ResponseModel:
             inc = self._incremental(plan)
             return inc.mean() - risk_aversion * jnp.sqrt(jnp.var(inc - base) + 1e-6)  # + 1e-6: finite gradient at sd 0
 
-        value_and_grad = jax.jit(jax.value_and_grad(utility))
+        return _on_numpy(utility)
 
-        def call(plan: np.ndarray) -> tuple[float, np.ndarray]:
-            value, grad = value_and_grad(jnp.asarray(plan, dtype=jnp.float32))
-            return float(value), np.asarray(grad, dtype=float)
-        return call
+
+def _on_numpy(utility):
+    """``plan -> (value, grad)`` on numpy plans ([H, C] USD/day) of a JAX ``utility(plan)``, compiled once."""
+    value_and_grad = jax.jit(jax.value_and_grad(utility))
+
+    def call(plan: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = value_and_grad(jnp.asarray(plan, dtype=jnp.float32))
+        return float(value), np.asarray(grad, dtype=float)
+    return call
 
 
 def current_allocation(history: np.ndarray) -> np.ndarray:

@@ -537,8 +537,8 @@ def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:
     """Holdout R², RMSE, MAE and NRMSE of the posterior-mean expected revenue of the tenant (summed over geos);
     MAPE of :func:`mape_point`, the point forecast the MAPE calls for (a right-skewed predictive's mean
     overshoots most days: on the 23 fits of a main job the mean's MAPE was higher for 19 tenants, by up to 18
-    points, and lower for 4, by up to 1.4); and the share of holdout days whose actual revenue lies inside the 90 % posterior predictive
-    interval (``coverage90``)."""
+    points, and lower for 4, by up to 1.4); and the share of holdout days whose actual revenue lies inside the
+    90 % posterior predictive interval (``coverage90``)."""
     x, draws = fit.inputs, fit.flat()
     rng = np.random.default_rng(rng_seed)
     actual = x.revenue[x.holdout].sum(1)
