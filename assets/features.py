@@ -9,12 +9,14 @@ from dagster_duckdb import DuckDBResource
 from assets.check_results import check_result
 from assets.partitions import tenant_date_partitions
 from assets.simulation import TENANT_DATE, one_tenant, tenant_catalog, tenant_sales_and_spend
+from assets.tables import column_schema
 from assets.versions import FEATURES_CODE, tenant_data_inputs, versioned
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
 from resources.warehouse import tenant_tables
 from weather_mmm.features import quality
-from weather_mmm.features.build import WARMUP_DAYS, build_features, rebuild_rows
+from weather_mmm.features.build import (FEATURE_COLUMNS, FEATURE_UNITS, MEDIA_COLUMNS, MEDIA_UNITS, WARMUP_DAYS, build_features,
+                                        rebuild_rows)
 
 
 def tenant_inputs(duckdb: DuckDBResource, tenant: str, first: dt.date | None = None, last: dt.date | None = None) -> dict:
@@ -25,9 +27,11 @@ def tenant_inputs(duckdb: DuckDBResource, tenant: str, first: dt.date | None = N
 
 @dg.multi_asset(
     outs={
-        "tenant_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb", "polars"},
+        "tenant_features": dg.AssetOut(io_manager_key="warehouse_io_manager",
+                                       metadata={**TENANT_DATE, "dagster/column_schema": column_schema(FEATURE_COLUMNS, FEATURE_UNITS)}, kinds={"duckdb", "polars"},
                                        code_version=FEATURES_CODE),
-        "tenant_media_features": dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"},
+        "tenant_media_features": dg.AssetOut(io_manager_key="warehouse_io_manager",
+                                             metadata={**TENANT_DATE, "dagster/column_schema": column_schema(MEDIA_COLUMNS, MEDIA_UNITS)}, kinds={"duckdb"},
                                              code_version=FEATURES_CODE),
     },
     partitions_def=tenant_date_partitions,

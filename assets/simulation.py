@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result, read_tables
 from assets.partitions import tenant_date_partitions, tenant_partitions
+from assets.tables import column_schema
 from assets.versions import TENANT_DATA_CODE, tenant_data_inputs, versioned
 from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL, WeatherSource
@@ -18,7 +19,7 @@ from weather_mmm.tables import markdown_table
 from weather_mmm.simulation import quality
 from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile, simulated_tenants
 from weather_mmm.simulation.importer import imported_tenants, read_imported_tenant
-from weather_mmm.simulation.contract import Simulation
+from weather_mmm.simulation.contract import SALES_COLUMNS, SALES_UNITS, SPEND_COLUMNS, SPEND_UNITS, Simulation
 from weather_mmm.simulation.simulate import simulate_tenant
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
@@ -57,9 +58,10 @@ def one_tenant(keys: list[str]) -> str:
 
 @dg.multi_asset(
     outs={
-        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT_DATE, kinds={"duckdb"},
-                          code_version=TENANT_DATA_CODE)
-        for name in ("tenant_sales", "tenant_spend")
+        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata={**TENANT_DATE, "dagster/column_schema": schema},
+                          kinds={"duckdb"}, code_version=TENANT_DATA_CODE)
+        for name, schema in (("tenant_sales", column_schema(SALES_COLUMNS, SALES_UNITS)),
+                             ("tenant_spend", column_schema(SPEND_COLUMNS, SPEND_UNITS)))
     },
     partitions_def=tenant_date_partitions,
     deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog],

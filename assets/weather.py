@@ -8,6 +8,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.check_results import check_result
 from assets.partitions import daily_partitions
+from assets.tables import column_schema
 from assets.versions import WEATHER_CODE, versioned
 from resources import WAREHOUSE_POOL, WeatherSource
 from weather_mmm.tables import markdown_table
@@ -15,12 +16,6 @@ from weather_mmm.weather import quality
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.daily import COLUMN_UNITS, COLUMNS, flag_summary
 
-_schema = dg.TableSchema(
-    columns=[
-        dg.TableColumn(c, description=f"unit: {COLUMN_UNITS[c]}" if c in COLUMN_UNITS else None)
-        for c in COLUMNS
-    ]
-)
 
 
 @dg.asset(
@@ -29,7 +24,7 @@ _schema = dg.TableSchema(
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=2), warn_window=dt.timedelta(days=1)),
     pool=WAREHOUSE_POOL,
     io_manager_key="warehouse_io_manager",
-    metadata={"partition_expr": "date", "dagster/column_schema": _schema},
+    metadata={"partition_expr": "date", "dagster/column_schema": column_schema(COLUMNS, COLUMN_UNITS)},
     kinds={"duckdb", "polars"},
     group_name="weather",
     code_version=WEATHER_CODE,

@@ -3,6 +3,7 @@ twice against a temporary warehouse."""
 
 import datetime as dt
 import json
+import shutil
 import uuid
 
 import dagster as dg
@@ -250,11 +251,37 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
     assert version() == after
 
 
-def test_the_instance_sqlite_commits_without_waiting_for_fsync_once_the_code_location_loads(tmp_path):
-    from sqlalchemy import create_engine, text
+def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):
+    """The project's dagster.yaml (PooledSqliteEventLogStorage): a 20-day range run's events land in Dagster's
+    own layout, each run shard is checkpointed into its .db file (what the UI's live view watches), and
+    commits do not wait for an fsync."""
+    import sqlite3
 
-    from weather_mmm.definitions import build_definitions
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-    build_definitions()
-    with create_engine(f"sqlite:///{tmp_path / 'events.db'}").connect() as conn:
-        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL (SQLite's default is FULL, 2)
+    from resources.instance import PooledSqliteEventLogStorage
+    from sensors.jobs import range_tags
+    from weather_mmm.settings import STORAGE_DIR
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(STORAGE_DIR / "dagster" / "dagster.yaml", home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    @dg.asset(partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), backfill_policy=dg.BackfillPolicy.single_run())
+    def daily(context: dg.AssetExecutionContext) -> None:
+        context.add_output_metadata({"days": len(context.partition_keys)})
+
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        result = dg.materialize([daily], instance=instance, tags=range_tags("2024-01-01", "2024-01-20"))
+        assert result.success
+        shard = home / "history" / "runs" / f"{result.run_id}.db"
+        with sqlite3.connect(f"file:{shard}?immutable=1", uri=True) as db:  # the .db file alone, not its WAL
+            stored = db.execute("select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'").fetchone()[0]
+        assert stored == 20
+        with instance.event_log_storage.index_connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (SQLite's default is FULL, 2)
+        plain = SqliteEventLogStorage(str(home / "history" / "runs"))
+        records = plain.fetch_materializations(daily.key, limit=100).records
+        assert sorted(r.partition_key for r in records) == [f"2024-01-{d:02d}" for d in range(1, 21)]

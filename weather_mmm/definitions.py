@@ -12,7 +12,6 @@ import assets.models
 import assets.simulation
 import assets.weather
 from resources import WeatherSource, warehouse_io_manager, warehouse_resource
-from resources.instance import sqlite_commits_without_fsync
 from sensors.failures import run_failure_recorder
 from sensors.jobs import JOBS
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
@@ -23,7 +22,6 @@ MODULES = [assets.weather, assets.simulation, assets.features, assets.models, as
 def build_definitions() -> dg.Definitions:
     """The Definitions with resources read from the environment now (the warehouse path, weather source):
     the command line builds them per call, so a changed setting is never served from a stale module."""
-    sqlite_commits_without_fsync()
     return dg.Definitions(
         assets=dg.load_assets_from_modules(MODULES),
         asset_checks=dg.load_asset_checks_from_modules(MODULES),

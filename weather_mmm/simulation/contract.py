@@ -34,8 +34,27 @@ class Simulation:
     forecasts: pl.DataFrame
 
 
-SALES_COLUMNS = ["date", "tenant", "geo", "revenue", "orders", "orders_new", "orders_returning", "units", "margin", "promo_depth"]
-SPEND_COLUMNS = ["date", "tenant", "geo", "channel", "spend", "impressions", "clicks", "conversions", "cpm", "cpc"]
+#: Column -> (unit, meaning) of ``tenant_sales`` after date, tenant and geo (null where an import lacks it).
+SALES_UNITS = {
+    "revenue": ("USD", "revenue of the geo"),
+    "orders": ("count", "orders"),
+    "orders_new": ("count", "orders from new customers"),
+    "orders_returning": ("count", "orders from returning customers"),
+    "units": ("count", "units sold"),
+    "margin": ("USD", "contribution margin before advertising"),
+    "promo_depth": ("share of price", "promotion depth (0 = none)"),
+}
+#: Column -> (unit, meaning) of ``tenant_spend`` after date, tenant, geo and channel.
+SPEND_UNITS = {
+    "spend": ("USD", "media spend"),
+    "impressions": ("count", "impressions (email: sends)"),
+    "clicks": ("count", "clicks"),
+    "conversions": ("count", "conversions the platform reports"),
+    "cpm": ("USD", "cost per 1,000 impressions"),
+    "cpc": ("USD", "cost per click"),
+}
+SALES_COLUMNS = ["date", "tenant", "geo", *SALES_UNITS]
+SPEND_COLUMNS = ["date", "tenant", "geo", "channel", *SPEND_UNITS]
 
 
 def tenant_stream(profile: TenantProfile, label: str) -> np.random.Generator:
