@@ -14,7 +14,7 @@ from assets.features import tenant_features
 from assets.figures import figure_metadata
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
-from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
+from assets.versions import MODELS_CODE, mmm_inputs, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.models import mmm, mmm_quality, store
 from weather_mmm.settings import models_dir
@@ -39,13 +39,13 @@ def mmm_settings() -> mmm.MMMSettings:
                             code_version=MODELS_CODE)
           for name in ("mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves")},
     partitions_def=tenant_partitions,
-    deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys] + ["tenant_catalog"],
+    deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys] + ["tenant_catalog", "tenant_experiments"],
     pool=WAREHOUSE_POOL,
     group_name="models",
 )
 def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """One tenant's Bayesian MMM (``weather_mmm.models.mmm``), fitted per geo (its sales, spend and city weather)
-    on the baselines' training days.
+    on the baselines' training days, calibrated with its lift tests (``tenant_experiments``) when it ran any.
 
     Tables: ``mmm_effects`` (kind roas | mroas | weather_share, key = channel, mean, lo90, hi90, ess, prior),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
@@ -57,8 +57,11 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
         data = model_tables(conn, tenant, matrix)
-    input_version = tenant_model_inputs(matrix, data)
-    inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology())
+    input_version = mmm_inputs(tenant_model_inputs(matrix, data), data["experiments"])
+    inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology(),
+                               data["experiments"])
+    for note in inputs.lift_tests_unused:
+        context.log.warning(f"{tenant}: {note}; the fit does not use it")
     fit = mmm.fit_mmm(inputs, mmm_settings())
     e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
     decomposition = mmm.decomposition(fit)
@@ -87,6 +90,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         "max_rhat": round(diag["max_rhat"], 4), "fit_seconds": round(diag["fit_seconds"], 1),
         "holdout_r2": round(hold["r2"], 3), "holdout_mape": round(hold["mape"], 4),
         "model_version": version, "status": f"{status}: {reason}",
+        "lift_tests": dg.MetadataValue.json({"used": [t["experiment"] for t in inputs.lift_tests],
+                                             "left_out": list(inputs.lift_tests_unused)}),
         **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")

@@ -13,7 +13,7 @@ from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
 from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
-from resources.warehouse import tenant_tables
+from resources.warehouse import tenant_experiments, tenant_tables
 from weather_mmm.features.build import model_matrix
 from weather_mmm.models import quality
 from weather_mmm.models.baselines import design, fit_baselines
@@ -35,8 +35,9 @@ def tenant_matrix(conn, tenant: str) -> tuple[pl.DataFrame, list[str], dict[str,
 
 def model_tables(conn, tenant: str, matrix: pl.DataFrame) -> dict:
     """The tenant's catalog row and geo-level sales, spend and weather over its model matrix's days
-    (``resources.warehouse.tenant_tables``): what the MMM is fitted on."""
-    return tenant_tables(conn, tenant, matrix["date"].min(), matrix["date"].max())
+    (``resources.warehouse.tenant_tables``) and its lift tests (``experiments``): what the MMM is fitted on."""
+    return {**tenant_tables(conn, tenant, matrix["date"].min(), matrix["date"].max()),
+            "experiments": tenant_experiments(conn, tenant)}
 
 
 @dg.multi_asset(

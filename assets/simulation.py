@@ -18,8 +18,9 @@ from weather_mmm.settings import CALENDAR_START, imports_dir
 from weather_mmm.tables import markdown_table
 from weather_mmm.simulation import quality
 from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile, simulated_tenants
-from weather_mmm.simulation.importer import imported_tenants, read_imported_tenant
-from weather_mmm.simulation.contract import SALES_COLUMNS, SALES_UNITS, SPEND_COLUMNS, SPEND_UNITS, Simulation
+from weather_mmm.simulation.importer import imported_tenants, read_experiments, read_imported_tenant
+from weather_mmm.simulation.contract import (EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, SALES_COLUMNS, SALES_UNITS, SPEND_COLUMNS,
+                                             SPEND_UNITS, Simulation)
 from weather_mmm.simulation.simulate import simulate_tenant
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
@@ -93,9 +94,12 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
 
 @dg.multi_asset(
     outs={
-        name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}, is_required=False,
-                          code_version=TENANT_DATA_CODE)
-        for name in ("tenant_ground_truth", "tenant_true_contributions", "tenant_forecasts")
+        **{name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb"}, is_required=False,
+                             code_version=TENANT_DATA_CODE)
+           for name in ("tenant_ground_truth", "tenant_true_contributions", "tenant_forecasts")},
+        "tenant_experiments": dg.AssetOut(
+            io_manager_key="warehouse_io_manager", kinds={"duckdb"}, code_version=TENANT_DATA_CODE,
+            metadata={**TENANT, "dagster/column_schema": column_schema(list(EXPERIMENT_SCHEMA), EXPERIMENT_UNITS)}),
     },
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(weather_daily, partition_mapping=dg.AllPartitionMapping()), tenant_catalog],
@@ -104,15 +108,25 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
 )
 def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
     """True parameters and effects (long format), the true daily decomposition of expected revenue, and the
-    forecasts weather-triggered spend used. Read only by checks and benchmarks, never by models. An imported
-    tenant has no truth: nothing is written and its checks compare nothing."""
+    forecasts weather-triggered spend used: read only by checks and benchmarks, never by models. An imported
+    tenant has no truth: nothing is written and its checks compare nothing.
+
+    And ``tenant_experiments``, which is not truth: the readouts of the lift tests the tenant ran (one row per
+    test, columns in ``weather_mmm.simulation.contract.EXPERIMENT_UNITS``), which calibrate its MMM. A
+    simulated tenant's come from the simulation (``simulation.truth.lift_test_plan``: the true lift plus the
+    test's error), an imported tenant's from its ``tenant.json``; no rows when it ran none."""
     tenant = one_tenant(context.partition_keys)
-    if tenant not in simulated_tenants():
-        context.log.info(f"{tenant} is an imported tenant: it has no ground truth")
-        return
-    sim = _simulate(tenant, duckdb, weather_source.end_date())
     with duckdb.get_connection() as conn:
         inputs = tenant_data_inputs(conn, tenant, weather_source.end_date())
+    if tenant not in simulated_tenants():
+        context.log.info(f"{tenant} is an imported tenant: it has no ground truth")
+        tests = read_experiments(imports_dir() / tenant / "tenant.json", tenant)
+        context.add_output_metadata({"lift_tests": tests.height}, output_name="tenant_experiments")
+        yield versioned(tests, "tenant_experiments", TENANT_DATA_CODE, inputs)
+        return
+    sim = _simulate(tenant, duckdb, weather_source.end_date())
+    context.add_output_metadata({"lift_tests": sim.experiments.height}, output_name="tenant_experiments")
+    yield versioned(sim.experiments, "tenant_experiments", TENANT_DATA_CODE, inputs)
     p = sim.parameters
     roas = {k: round(v, 3) for k, v in p.filter(pl.col("parameter") == "true_roas").select("key", "value").iter_rows()}
     share = p.filter(pl.col("parameter") == "weather_share")["value"][0]

@@ -62,12 +62,19 @@ def tenant_data_inputs(conn, tenant: str, end: dt.date) -> str:
 
 def tenant_model_inputs(matrix: pl.DataFrame, data: dict) -> str:
     """Fingerprint of what a tenant's models read: its model matrix (the baselines), its geos' sales, spend and
-    weather over the matrix's days (``data``: ``resources.warehouse.tenant_tables`` over those days; the MMM is
-    fitted per geo, so moving sales between geos changes it even when the tenant's totals do not), its geos
-    and the MMM settings (``WEATHER_MMM_MMM_*`` variables)."""
+    weather over the matrix's days (``data``: ``assets.models.model_tables``; the MMM is fitted per geo, so
+    moving sales between geos changes it even when the tenant's totals do not), its geos and the MMM settings
+    (``WEATHER_MMM_MMM_*`` variables). The MMM also reads the tenant's lift tests: :func:`mmm_inputs`."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("WEATHER_MMM_MMM_"))
     return fingerprint(matrix.sort("date"), data["sales"], data["spend"], data["weather"],
                        json.dumps(data["geos"], sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE)
+
+
+def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:
+    """Fingerprint of what a tenant's MMM reads: the model inputs (:func:`tenant_model_inputs`) and its lift
+    tests (``tenant_experiments`` rows), which the baselines do not read. The model run writes the lift tests
+    before the fit, so the baselines' inputs must not depend on them."""
+    return fingerprint(model_inputs, experiments)
 
 
 def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None) -> str:

@@ -58,12 +58,19 @@ class _WithoutHandlerMetadata:
 
 
 class _RangePolarsTypeHandler(DuckDBPolarsTypeHandler):
-    """Writes as ``DuckDBPolarsTypeHandler`` does. On a run over a partition range Dagster copies the output's
-    metadata to every partition's materialization, so the library's table schema and row count (of the whole
-    range) would be stored 731 times per table in a tenant's data run, half of what its events weigh. They
-    are kept for single-partition outputs; the range's assets carry their column schema in their definition."""
+    """Writes as ``DuckDBPolarsTypeHandler`` does, with two differences:
+
+    - On a run over a partition range Dagster copies the output's metadata to every partition's
+      materialization, so the library's table schema and row count (of the whole range) would be stored 731
+      times per table in a tenant's data run, half of what its events weigh. They are kept for
+      single-partition outputs; the range's assets carry their column schema in their definition.
+    - An empty frame (a tenant without lift tests or forecasts) writes nothing after its partition's rows were
+      deleted, as in the library, without the library's warning on the console."""
 
     def handle_output(self, context, table_slice, obj, connection):
+        if obj.is_empty():
+            context.add_output_metadata({"row_count": 0})
+            return None
         if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
             context = _WithoutHandlerMetadata(context)
         return super().handle_output(context, table_slice, obj, connection)
@@ -127,3 +134,16 @@ def tenant_tables(conn, tenant: str, first: dt.date | None = None, last: dt.date
         "weather": read("select * from main.weather_daily where city in (select unnest(?::varchar[])) "
                         "and date between ? and ?", [list(geos), first, last]),
     }
+
+
+def tenant_experiments(conn, tenant: str) -> pl.DataFrame:
+    """One tenant's ``tenant_experiments`` rows (lift-test readouts) by start date; empty, with the table's
+    columns, when it has none or the table does not exist yet."""
+    from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA
+
+    exists = conn.execute("select count(*) from information_schema.tables where table_schema = ? and "
+                          "table_name = 'tenant_experiments'", [SCHEMA]).fetchone()[0]
+    if not exists:
+        return pl.DataFrame(schema=EXPERIMENT_SCHEMA)
+    return pl.from_arrow(conn.execute(f"select * from {SCHEMA}.tenant_experiments where tenant = ? order by start, experiment",
+                                      [tenant]).to_arrow_table()).cast(EXPERIMENT_SCHEMA)

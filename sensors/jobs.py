@@ -18,7 +18,7 @@ from assets.features import tenant_features
 from assets.mmm import mmm_fit
 from assets.models import baseline_fit, model_tables, tenant_matrix
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
-from assets.versions import allocation_inputs, data_version, tenant_data_inputs, tenant_model_inputs
+from assets.versions import allocation_inputs, data_version, mmm_inputs, tenant_data_inputs, tenant_model_inputs
 from assets.weather import weather_daily
 from weather_mmm import settings
 from weather_mmm.models import store
@@ -133,14 +133,16 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     Tag: the value of :data:`NO_MODEL_TAG` for the run."""
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
         matrix, _, _ = tenant_matrix(conn, tenant)
-        model_inputs = tenant_model_inputs(matrix, model_tables(conn, tenant, matrix))
+        tables = model_tables(conn, tenant, matrix)
+        model_inputs = tenant_model_inputs(matrix, tables)
         simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
         usable = store.usable_version(conn, tenant)
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
     margin = tenant_margin(settings.imports_dir(), tenant)
     no_model = allocation_inputs(model_inputs, None, margin)
     if (simulated and stale_partitions(defs, instance, list(tenant_truth.keys), [tenant], data_inputs)) or \
-            stale_partitions(defs, instance, [*baseline_fit.keys, *mmm_fit.keys], [tenant], model_inputs):
+            stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
+            stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"])):
         return "models", no_model
     inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin)
     if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):

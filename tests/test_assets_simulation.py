@@ -11,6 +11,7 @@ from assets.simulation import (
 )
 from assets.weather import weather_daily
 from resources import WeatherSource, warehouse_io_manager, warehouse_resource
+from resources.warehouse import tenant_experiments
 
 TENANT = "drizzle_rainwear"
 
@@ -47,6 +48,12 @@ def test_catalog_partitions_sales_spend_and_truth(warehouse, seeds_copy):
     sales, spend = _rows(warehouse, "tenant_sales"), _rows(warehouse, "tenant_spend")
     assert len(sales) == 30 * 2  # 30 days x 2 geos
     assert len(spend) == 30 * 2 * 3
+    # Each of the range's 30 materializations of a table is small: no per-partition copy of the table schema,
+    # which the asset definition carries once, with units.
+    events = [m for m in first.asset_materializations_for_node("tenant_sales_and_spend") if m.asset_key == dg.AssetKey("tenant_sales")]
+    assert len(events) == 30 and all("dataframe_columns" not in e.metadata for e in events)
+    schema = tenant_sales_and_spend.specs_by_key[dg.AssetKey("tenant_sales")].metadata["dagster/column_schema"]
+    assert {c.name: c.description for c in schema.columns}["revenue"] == "revenue of the geo (USD)"
     # Re-running the same range (a backfill run twice) leaves identical tables.
     assert dg.materialize(assets, resources=res, instance=instance, tags=tags).success
     assert _rows(warehouse, "tenant_sales") == sales and _rows(warehouse, "tenant_spend") == spend
@@ -57,3 +64,7 @@ def test_catalog_partitions_sales_spend_and_truth(warehouse, seeds_copy):
         n_roas = conn.execute("select count(*) from tenant_ground_truth where parameter = 'true_roas'").fetchone()[0]
         days = conn.execute("select count(distinct date) from tenant_true_contributions").fetchone()[0]
     assert n_roas == 3 and days == 120
+    # its lift tests are materialized beside its truth: it ran none, so there are no rows
+    assert dg.AssetKey("tenant_experiments") in {m.asset_key for m in truth.asset_materializations_for_node("tenant_truth")}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert tenant_experiments(conn, TENANT).height == 0

@@ -216,9 +216,9 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run
     assert said[-3:] == [f"  [{i}/3] {t}: up to date, skipped" for i, t in enumerate(tenants, 1)]
 
 
-def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals():
-    from assets.versions import allocation_inputs, tenant_model_inputs
-    from resources.warehouse import tenant_tables
+def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals_and_a_lift_test_the_mmm():
+    from assets.models import model_tables
+    from assets.versions import allocation_inputs, mmm_inputs, tenant_model_inputs
 
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(3)]
     sales = pl.DataFrame({"date": days * 2, "tenant": "acme", "geo": ["phoenix"] * 3 + ["seattle"] * 3,
@@ -234,7 +234,7 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
         conn.execute(f"create table {name} as select * from {name}_view")
 
     def version():
-        return tenant_model_inputs(matrix, tenant_tables(conn, "acme", days[0], days[-1]))
+        return tenant_model_inputs(matrix, model_tables(conn, "acme", matrix))
 
     before = version()
     # an equal table, rows stored in another order: the same inputs
@@ -249,6 +249,18 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
     # one city's weather outside the window is not read
     conn.execute("insert into weather_daily values ('2024-02-01', 'phoenix', 30.0)")
     assert version() == after
+    # a lift test's readout calibrates the MMM: a new one, or a changed one, is a new input of the MMM, not of
+    # the baselines
+    def mmm_version():
+        return mmm_inputs(version(), model_tables(conn, "acme", matrix)["experiments"])
+
+    untested = mmm_version()
+    conn.execute("create table tenant_experiments as select 'acme' as tenant, 'meta-phoenix' as experiment, 'meta' as channel, "
+                 "'phoenix' as geo, date '2024-01-01' as start, date '2024-01-02' as \"end\", 10.0 as spend, 30.0 as lift, 5.0 as lift_se")
+    tested = mmm_version()
+    assert version() == after and tested != untested
+    conn.execute("update tenant_experiments set lift = 31.0")
+    assert mmm_version() not in (tested, untested)
 
 
 def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):

@@ -1,12 +1,14 @@
 """Importing a real tenant's files: the same tables as the simulation, and every problem named."""
 
+import datetime as dt
 import json
 
 import duckdb
 import pytest
 
 from weather_mmm.cli import main
-from weather_mmm.simulation.importer import TenantImportError, import_tenant, imported_tenants, read_tenant_files, tenant_margin
+from weather_mmm.simulation.importer import (TenantImportError, import_tenant, imported_tenants, read_experiments, read_tenant_files,
+                                             tenant_margin)
 from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
 
 HEADER = "date,geo,revenue,orders,spend_meta,spend_google,clicks_meta\n"
@@ -83,6 +85,21 @@ def test_a_declared_contribution_margin_is_checked_and_read(tmp_path):
     with pytest.raises(TenantImportError, match=r"tenant.json: 'margin' is 42; a contribution margin is a number in \(0, 1\]"):
         import_tenant(imports, "acme", _spec(tmp_path, margin=42), [_write(tmp_path, GOOD)], cities, set())
     assert tenant_margin(imports, "acme") == 0.42  # the stored declaration is untouched
+
+
+def test_declared_lift_tests_are_read_and_a_bad_one_refuses_the_import(tmp_path):
+    imports, cities = tmp_path / "imports", {"seattle", "chicago"}
+    test = {"channel": "meta", "geo": "seattle", "start": "2024-01-01", "end": "2024-01-04", "spend": 400, "lift": 900, "lift_se": 150}
+    import_tenant(imports, "acme", _spec(tmp_path, experiments=[test]), [_write(tmp_path, GOOD)], cities, set())
+    tests = read_experiments(imports / "acme" / "tenant.json", "acme")
+    assert tests.rows() == [("acme", "meta-seattle-2024-01-01", "meta", "seattle", dt.date(2024, 1, 1), dt.date(2024, 1, 4),
+                             400.0, 900.0, 150.0)]
+    for bad, message in [({**test, "channel": "tiktok"}, r"experiments\[1\]: channel 'tiktok' is not one of"),
+                         ({**test, "end": "2023-12-01"}, r"experiments\[1\]: needs start <= end"),
+                         ({k: v for k, v in test.items() if k != "lift_se"}, r"experiments\[1\]: missing key\(s\) lift_se")]:
+        with pytest.raises(TenantImportError, match=message):
+            import_tenant(imports, "acme", _spec(tmp_path, experiments=[bad]), [_write(tmp_path, GOOD)], cities, set())
+    assert read_experiments(imports / "acme" / "tenant.json", "acme").height == 1  # what was stored is untouched
 
 
 def test_cli_import_materializes_an_imported_tenant_without_truth(tmp_path, warehouse, open_meteo_dir, monkeypatch, capsys):

@@ -260,3 +260,63 @@ def test_the_mape_point_is_the_minus_one_median_and_beats_the_mean_on_mape():
     assert mape(point[0]) < mape(np.exp(m)) < mape(predictive.mean())  # below the median, which is below the mean
     predictive[:, 0] = -predictive[:, 0]  # draws of no revenue carry no weight
     assert np.isfinite(mmm.mape_point(predictive)[1:]).all()
+
+
+def test_a_lift_test_calibrates_the_fit_towards_its_readout_and_is_stored_with_it(prepared, fitted, tmp_path):
+    from weather_mmm.models import store
+
+    inputs, sim = prepared
+    test = sim.experiments.row(0, named=True)
+    true = sim.parameters.filter(pl.col("parameter") == "true_lift")["value"][0]
+    precise = sim.experiments.with_columns(lift=pl.lit(true), lift_se=pl.lit(0.05 * true))  # a large, precise test
+    calibrated = mmm.fit_mmm(mmm.with_lift_tests(inputs, precise), mmm.MMMSettings(warmup=150, draws=100, chains=2, extensions=0))
+    cal, plain = mmm.effects(calibrated), mmm.effects(fitted[0])
+    readout = true / test["spend"]
+    assert cal["lift_test"][test["experiment"]]["readout"] == pytest.approx(readout)
+    assert cal["lift_test"][test["experiment"]]["mean"] == pytest.approx(readout, rel=0.1)
+    assert plain["lift_test"] == {}
+
+    def width(r):
+        return r["hi90"] - r["lo90"]
+
+    assert width(cal["roas"][test["channel"]]) < 0.6 * width(plain["roas"][test["channel"]])
+    assert mmm.effects_table(cal).filter(pl.col("kind") == "lift_test")["prior"].to_list() == [pytest.approx(readout)]
+    _, path = store.save_fit(tmp_path, TENANT, calibrated)
+    assert store.load_fit(path).inputs.lift_tests == calibrated.inputs.lift_tests
+
+
+def test_lift_tests_are_checked_against_the_tenant_and_a_test_in_the_holdout_is_left_out(prepared):
+    inputs, sim = prepared
+    test = sim.experiments
+    with pytest.raises(ValueError, match="channel 'tiktok' is not one of"):
+        mmm.with_lift_tests(inputs, test.with_columns(channel=pl.lit("tiktok")))
+    with pytest.raises(ValueError, match="geo 'denver' is not one of"):
+        mmm.with_lift_tests(inputs, test.with_columns(geo=pl.lit("denver")))
+    with pytest.raises(ValueError, match="standard error 0.0 USD is not positive"):
+        mmm.with_lift_tests(inputs, test.with_columns(lift_se=pl.lit(0.0)))
+    late = test.with_columns(start=pl.lit(dt.date(2024, 11, 1)), end=pl.lit(dt.date(2024, 11, 28)))
+    out = mmm.with_lift_tests(inputs, late)
+    assert out.lift_tests == () and "after the last training day" in out.lift_tests_unused[0]
+    used = mmm.with_lift_tests(inputs, test)
+    assert [t["experiment"] for t in used.lift_tests] == test["experiment"].to_list() and used.lift_tests_unused == ()
+
+
+def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
+    from weather_mmm.models.mmm_quality import recovery
+
+    def roas(tenant, mean, lo, hi):
+        return {"tenant": tenant, "kind": "roas", "key": "meta", "mean": mean, "lo90": lo, "hi90": hi, "prior": 2.0}
+
+    truth = pl.DataFrame([{"tenant": t, "kind": "channel", "key": "meta", "geo": "", "parameter": "true_roas", "value": 2.0,
+                           "detail": ""} for t in ("plain", "calibrated")]
+                         + [{"tenant": t, "kind": "tenant", "key": "", "geo": "", "parameter": "weather_share", "value": 0.01,
+                             "detail": ""} for t in ("plain", "calibrated")])
+    effects = pl.DataFrame([roas("plain", 2.1, 1.5, 2.6), roas("calibrated", 3.0, 2.8, 3.2),
+                            {"tenant": "plain", "kind": "weather_share", "key": "all", "mean": 0.015, "lo90": 0.0, "hi90": 0.03},
+                            {"tenant": "calibrated", "kind": "lift_test", "key": "meta-x", "mean": 3.0, "lo90": 2.8, "hi90": 3.2,
+                             "prior": 3.1}])
+    outcome = recovery(effects, truth, {"plain": "low", "calibrated": "low"})
+    assert outcome.metadata["roas_coverage"] == 1.0 and outcome.metadata["median_roas_error"] == pytest.approx(0.05)
+    assert outcome.metadata["calibrated_tenants_left_out"] == ["calibrated"]
+    assert outcome.metadata["calibrated_median_roas_error"] == pytest.approx(0.5)
+    assert "1 tenant(s) calibrated with lift tests, left out (calibrated; their median ROAS error 50%)" in outcome.summary

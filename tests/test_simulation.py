@@ -11,7 +11,7 @@ from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation import quality
 from weather_mmm.simulation.catalog import BRANDS, build_catalog, build_profile
 from weather_mmm.simulation.simulate import simulate_tenant
-from weather_mmm.simulation.truth import CHANNEL_PREFIX
+from weather_mmm.simulation.truth import CHANNEL_PREFIX, LIFT_TEST_DAYS, LIFT_TEST_SE
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.daily import build_weather_daily
@@ -130,3 +130,23 @@ def test_quality_checks_on_the_full_catalog(simulations, catalog, weather):
     assert clusters.passed, clusters.summary
     ordering = quality.weather_correlation_by_tier(features, {p.tenant: p.tier for p in catalog})
     assert ordering.passed, ordering.summary
+
+
+def test_a_quarter_of_tenants_ran_a_lift_test_whose_readout_scatters_around_the_true_lift(simulations):
+    tested = {t: s for t, s in simulations.items() if s.experiments.height}
+    assert 0.15 <= len(tested) / len(simulations) <= 0.45
+    for tenant, sim in tested.items():
+        test = sim.experiments.row(0, named=True)
+        truth = sim.parameters.filter(pl.col("parameter") == "true_lift").row(0, named=True)
+        assert (truth["key"], truth["geo"], truth["detail"]) == (test["experiment"], test["geo"], test["channel"])
+        assert LIFT_TEST_SE[0] <= test["lift_se"] / truth["value"] <= LIFT_TEST_SE[1]
+        assert (test["end"] - test["start"]).days == LIFT_TEST_DAYS - 1 and test["end"] < END - dt.timedelta(days=200)
+        spend = sim.spend.filter((pl.col("geo") == test["geo"]) & (pl.col("channel") == test["channel"])
+                                 & pl.col("date").is_between(test["start"], test["end"]))["spend"].sum()
+        assert test["spend"] == pytest.approx(spend)
+        # the test's lift over its spend is of the order of the channel's true ROAS over the calendar
+        roas = sim.parameters.filter((pl.col("parameter") == "true_roas") & (pl.col("key") == test["channel"]))["value"][0]
+        assert 0.4 < truth["value"] / test["spend"] / roas < 2.5
+    z = [(s.experiments["lift"][0] - s.parameters.filter(pl.col("parameter") == "true_lift")["value"][0]) / s.experiments["lift_se"][0]
+         for s in tested.values()]
+    assert max(abs(v) for v in z) < 3.5

@@ -44,8 +44,9 @@ def read_sql(conn: duckdb.DuckDBPyConnection, sql: str, *params) -> pl.DataFrame
 def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The main job's closing table, one row per tenant with a model: tier; holdout R² of the best baseline and
     of the MMM; per channel the MMM's ROAS with its 90 % interval next to the true ROAS; the weather share of
-    revenue (estimated vs true, %); the model version's status; the recommended change of budget per channel
-    and the expected lift (USD over the horizon, 90 % interval).
+    revenue (estimated vs true, %); the model version's status; the lift tests it was calibrated with (the
+    test's ROAS, then the fit's for the same spend); the recommended change of budget per channel and the
+    expected lift (USD over the horizon, 90 % interval).
 
     Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``mmm_effects``,
     ``tenant_ground_truth``, ``allocation_summary``. Missing tables leave their columns empty.
@@ -76,6 +77,9 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             true = true_roas.get((tenant, r["key"]))
             out[f"roas_{r['key']}"] = (f"{r['mean']:.2f} [{r['lo90']:.2f}, {r['hi90']:.2f}]"
                                        + (f" vs {true:.2f}" if true is not None else ""))
+        tests = e.filter(pl.col("kind") == "lift_test")
+        if tests.height:
+            out["lift_test_roas"] = ", ".join(f"{k} {p:.2f}, fit {m:.2f}" for k, p, m in tests.select("key", "prior", "mean").iter_rows())
         share = e.filter(pl.col("kind") == "weather_share")
         if share.height:
             out["weather_share_pct"] = f"{100 * share['mean'][0]:+.1f}" + (

@@ -55,6 +55,7 @@ revenue minus expected revenue under day-of-year normal weather with the same sp
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -147,6 +148,11 @@ class MMMInputs:
     revenue_scale: np.ndarray  # [G] mean training revenue, USD/day
     train: np.ndarray
     holdout: np.ndarray
+    #: Lift-test readouts the fit is calibrated with (``tenant_experiments`` rows as dicts: experiment, channel,
+    #: geo, start, end, spend, lift, lift_se; dates as ``datetime.date``, USD); empty: not calibrated.
+    lift_tests: tuple = ()
+    #: Lift tests left out, each with the reason (it did not end by the last training day).
+    lift_tests_unused: tuple = ()
 
     def geo_weights(self) -> np.ndarray:
         """[G] each geo's share of training revenue."""
@@ -238,12 +244,74 @@ def prepare(frame: pl.DataFrame, normals: pl.DataFrame, channels: list[str], ski
 
 
 def tenant_inputs(tenant: str, sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, geos: dict[str, float],
-                  channels: list[str], climatology: dict) -> MMMInputs:
+                  channels: list[str], climatology: dict, experiments: pl.DataFrame | None = None) -> MMMInputs:
     """:func:`prepare` from a tenant's stored tables: ``tenant_sales`` and ``tenant_spend`` rows (date x geo),
-    ``weather_daily`` rows of its cities, its geos and channels, and the cities' climatology. Raises as
-    :func:`prepare` and ``features.build.geo_model_matrix``."""
+    ``weather_daily`` rows of its cities, its geos and channels, the cities' climatology, and its lift tests
+    (``tenant_experiments`` rows, :func:`with_lift_tests`). Raises as :func:`prepare`, :func:`with_lift_tests`
+    and ``features.build.geo_model_matrix``."""
     frame = geo_model_matrix(tenant, sales, spend, weather, geos, channels)
-    return prepare(frame, geo_normal_features(geos, climatology, frame["date"].unique().sort().to_list()), channels)
+    inputs = prepare(frame, geo_normal_features(geos, climatology, frame["date"].unique().sort().to_list()), channels)
+    return with_lift_tests(inputs, experiments) if experiments is not None and experiments.height else inputs
+
+
+def with_lift_tests(inputs: MMMInputs, experiments: pl.DataFrame) -> MMMInputs:
+    """``inputs`` calibrated with lift tests: one row per test with the columns of
+    ``simulation.contract.EXPERIMENT_UNITS`` (channel, geo, start, end, spend USD, lift USD, lift_se USD).
+    A test that does not end by the last training day is left out (``lift_tests_unused`` says so): the model
+    is fitted on training days only, and the holdout must stay unseen.
+
+    Raises:
+        ValueError: a test names a channel or geo the tenant does not have, starts before the first model day,
+            has no spend on the channel in the geo, or a standard error that is not positive (names the
+            experiment).
+    """
+    train_days = [inputs.dates[i] for i in inputs.train]
+    tests, unused = [], []
+    for row in experiments.sort("start").iter_rows(named=True):
+        name = row.get("experiment") or f"{row['channel']} in {row['geo']} from {row['start']}"
+        if row["end"] > train_days[-1]:
+            unused.append(f"lift test {name} ends on {row['end']}, after the last training day {train_days[-1]}")
+            continue
+        where = (f"lift test {name}: channel {row['channel']!r} is not one of {inputs.channels}" if row["channel"] not in inputs.channels
+                 else f"lift test {name}: geo {row['geo']!r} is not one of {inputs.geos}" if row["geo"] not in inputs.geos
+                 else f"lift test {name}: starts on {row['start']}, before the first model day {train_days[0]}"
+                 if not train_days[0] <= row["start"] <= row["end"]
+                 else f"lift test {name}: standard error {row['lift_se']} USD is not positive" if not row["lift_se"] > 0
+                 else None)
+        if where is None:
+            s, e = inputs.dates.index(row["start"]), inputs.dates.index(row["end"])
+            g, c = inputs.geos.index(row["geo"]), inputs.channels.index(row["channel"])
+            if inputs.spend[s:e + 1, g, c].sum() <= 0:
+                where = f"lift test {name}: no {row['channel']} spend in {row['geo']} during the test"
+        if where:
+            raise ValueError(where)
+        tests.append({k: row[k] for k in ("channel", "geo", "start", "end", "spend", "lift", "lift_se")} | {"experiment": name})
+    return dataclasses.replace(inputs, lift_tests=tuple(tests), lift_tests_unused=tuple(unused))
+
+
+def _lift_test_arrays(inputs: MMMInputs, train_days: int) -> dict | None:
+    """The model's view of ``inputs.lift_tests`` (E tests, D = the longest test plus MAX_LAG days of carryover,
+    cut at the last training day): ``days`` [E, D] day indices, ``mask`` [E, D], ``geo`` [E],
+    ``lagged_off`` [D, E, L+1, C] each test's geo's lagged spend (over its mean) with the channel off during
+    the test, ``lift`` and ``se`` [E] over the geo's mean revenue; ``None`` without tests."""
+    if not inputs.lift_tests:
+        return None
+    spans = [(inputs.dates.index(t["start"]), inputs.dates.index(t["end"])) for t in inputs.lift_tests]
+    width = max(min(e + MAX_LAG, train_days - 1) - s + 1 for s, e in spans)
+    days, mask, lagged_off, geo, lift, se = [], [], [], [], [], []
+    for t, (s, e) in zip(inputs.lift_tests, spans):
+        g, c = inputs.geos.index(t["geo"]), inputs.channels.index(t["channel"])
+        off = inputs.spend.copy()
+        off[s:e + 1, g, c] = 0.0
+        d = np.minimum(np.arange(s, s + width), train_days - 1)
+        days.append(d)
+        mask.append((np.arange(s, s + width) <= min(e + MAX_LAG, train_days - 1)).astype(float))
+        lagged_off.append(np.asarray(_lagged(jnp.asarray(off[:train_days] / inputs.spend_scale)))[d, g])
+        geo.append(g)
+        lift.append(t["lift"] / inputs.revenue_scale[g])
+        se.append(t["lift_se"] / inputs.revenue_scale[g])
+    return {"days": np.array(days), "mask": np.array(mask), "geo": np.array(geo), "lagged_off": np.stack(lagged_off, 1),
+            "lift": np.array(lift), "se": np.array(se)}
 
 
 def _lagged(spend: jnp.ndarray) -> jnp.ndarray:
@@ -281,9 +349,9 @@ def log_weather(params: dict, weather) -> jnp.ndarray:
 WEATHER_PARAMS = ("weather_decay", "weather_scale", "gamma", "gamma_rain_cold")
 
 
-def _model(lagged, controls, weather, train_spend_sum, y=None):
+def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
     """lagged [T, G, L+1, C], controls [T, K], weather [T, G, W], train_spend_sum [G, C] (in units of each geo's
-    mean revenue), y [T, G] (revenue over each geo's mean)."""
+    mean revenue), y [T, G] (revenue over each geo's mean), tests: lift tests (:func:`_lift_test_arrays`)."""
     n_geos, c_dim = lagged.shape[1], lagged.shape[-1]
     params = {
         "decay": numpyro.sample("decay", dist.Beta(2.0, 2.0).expand([c_dim])),
@@ -306,11 +374,20 @@ def _model(lagged, controls, weather, train_spend_sum, y=None):
         "gamma_rain_cold": numpyro.sample("gamma_rain_cold", dist.Normal(0.0, 0.3)),
     }, weather)  # [T, G]
     alpha = numpyro.sample("alpha", dist.Normal(0.5, 0.5).expand([c_dim]))
-    mu = jnp.exp(controls @ b)[:, None] * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[..., None])).sum(-1))
+    calendar = jnp.exp(controls @ b)  # [T]
+    mu = calendar[:, None] * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[..., None])).sum(-1))
     sigma = numpyro.sample("sigma", dist.HalfNormal(0.3).expand([n_geos]))
     shared = numpyro.sample("shared_sigma", dist.HalfNormal(0.2)) if n_geos > 1 else 0.0
     if y is not None:
         numpyro.factor("y", _log_likelihood(jnp.log(y + REVENUE_SHIFT), jnp.log(mu + REVENUE_SHIFT), sigma, shared))
+    if tests is not None:
+        # A test's lift: the media revenue its channel's spend in its geo earned, over the test and its carryover,
+        # against the same days with that spend off (only that channel's Hill term differs).
+        days, geo = tests["days"], tests["geo"]  # [E, D], [E]
+        off = jnp.swapaxes(_media(params, tests["lagged_off"]), 0, 1)  # [E, D, C]
+        gain = beta[geo][:, None, :] * (hill[days, geo[:, None]] - off) * jnp.exp(alpha * log_w[days, geo[:, None]][..., None])
+        lift = (tests["mask"] * calendar[days] * gain.sum(-1)).sum(-1)
+        numpyro.sample("lift_test", dist.Normal(lift, tests["se"]), obs=tests["lift"])
 
 
 def _log_likelihood(log_y, log_mu, sigma, shared):
@@ -340,11 +417,15 @@ class MMMFit:
 
 
 def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
-    """NUTS on the training days with ``settings.engine``. Chains run in parallel when JAX sees as many CPU
-    devices as chains."""
-    if settings.engine == "lightweight_mmm":
+    """NUTS on the training days with ``settings.engine``, calibrated with ``inputs.lift_tests`` (this module's
+    model only): each test adds ``lift ~ Normal(model's lift, lift_se)``, the model's lift being the media
+    revenue the channel's spend earned in the test's geo over the test and its carryover against the same days
+    with that spend off, as in PyMC-Marketing's lift-test calibration and Meridian's ROI calibration, but on
+    the whole model (calendar, weather amplification, adstock), not on the saturation curve alone. Chains run
+    in parallel when JAX sees as many CPU devices as chains."""
+    if settings.engine == "lightweight_mmm":  # it has no calibration: its fit says it was not calibrated
         from weather_mmm.models import lightweight
-        return lightweight.fit(inputs, settings)
+        return lightweight.fit(dataclasses.replace(inputs, lift_tests=()), settings)
     train = inputs.train
     lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[train]
     y = inputs.revenue[train] / inputs.revenue_scale
@@ -355,8 +436,9 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
                 num_warmup=settings.warmup, num_samples=settings.draws, num_chains=settings.chains, chain_method=method,
                 progress_bar=False)
     args = (lagged, jnp.asarray(inputs.controls[train]), jnp.asarray(inputs.weather[train]), spend_sum)
+    tests = _lift_test_arrays(inputs, len(train))
     t0 = time.perf_counter()
-    mcmc.run(jax.random.PRNGKey(settings.seed), *args, y=jnp.asarray(y), extra_fields=("diverging",))
+    mcmc.run(jax.random.PRNGKey(settings.seed), *args, y=jnp.asarray(y), tests=tests, extra_fields=("diverging",))
     blocks = [mcmc.get_samples(group_by_chain=True)]
     divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
     samples = {k: np.asarray(v) for k, v in blocks[0].items()}
@@ -364,7 +446,7 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     while len(blocks) <= settings.extensions and not converged(samples) and \
             divergences <= DIVERGENT_BAR * samples["decay"][:, :, 0].size:
         mcmc.post_warmup_state = mcmc.last_state
-        mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=jnp.asarray(y), extra_fields=("diverging",))
+        mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=jnp.asarray(y), tests=tests, extra_fields=("diverging",))
         blocks.append(mcmc.get_samples(group_by_chain=True))
         divergences += int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         samples = {k: np.concatenate([np.asarray(b[k]) for b in blocks], axis=1) for k in blocks[0]}
@@ -404,7 +486,9 @@ def effects(fit: MMMFit) -> dict:
     Returns a dict: ``roas`` and ``mroas`` (channel -> mean, lo90, hi90; USD of revenue per USD of spend),
     ``weather_share`` (share of expected revenue), ``weather_revenue`` (USD), ``weather_effect`` (signal
     hdd | cdd | precip | snow | rain_cold -> ``gamma``: the log multiplier of demand on a typical cold, hot,
-    rainy or snowy day, or the extra one of rain on a cold day; empty for ``lightweight_mmm``), ``ess`` (bulk
+    rainy or snowy day, or the extra one of rain on a cold day; empty for ``lightweight_mmm``), ``lift_test``
+    (experiment -> the model's ROAS of the test's spend over the test and its carryover, and ``readout``, the
+    test's measured lift over its spend; empty when not calibrated), ``ess`` (bulk
     ESS of each channel's ROAS and of the weather share) and ``roas_prior`` (the prior's median ROAS).
     """
     x, draws, chains = fit.inputs, fit.flat(), fit.settings.chains
@@ -432,6 +516,13 @@ def effects(fit: MMMFit) -> dict:
         roas[c] = _interval(r)
         mroas[c] = _interval((media_up[..., i] - media[..., i]).sum(1) / (0.01 * spent))
         ess[f"roas_{c}"] = float(effective_sample_size(r.reshape(chains, -1)))
+    lift_tests = {}
+    for t in x.lift_tests:  # the model's ROAS of each test's spend, to set against the test's readout
+        g, c = x.geos.index(t["geo"]), x.channels.index(t["channel"])
+        off = spend.copy()
+        off[x.dates.index(t["start"]):x.dates.index(t["end"]) + 1, g, c] = 0.0
+        lift = (media[..., c] - _expected(fit, off, weather, controls, draws)[1][..., c]).sum(1)
+        lift_tests[t["experiment"]] = {**_interval(lift / t["spend"]), "readout": t["lift"] / t["spend"]}
     base_normal, media_normal = _expected(fit, spend, normal, controls, draws)
     driven = (actual - base_normal - media_normal.sum(-1))[:, :n_days].sum(1)
     share = driven / actual[:, :n_days].sum(1)
@@ -441,16 +532,18 @@ def effects(fit: MMMFit) -> dict:
         weather_effect = {s: _interval(draws["gamma"][:, j]) for j, s in enumerate(WEATHER_SIGNALS)}
         weather_effect["rain_cold"] = _interval(draws["gamma_rain_cold"])
     return {"roas": roas, "mroas": mroas, "weather_share": _interval(share), "weather_revenue": _interval(driven),
-            "weather_effect": weather_effect, "ess": ess, "roas_prior": float(np.exp(ROAS_PRIOR[0]))}
+            "weather_effect": weather_effect, "lift_test": lift_tests, "ess": ess, "roas_prior": float(np.exp(ROAS_PRIOR[0]))}
 
 
 def effects_table(e: dict) -> pl.DataFrame:
-    """:func:`effects` as rows: kind (roas | mroas | weather_share | weather_effect), key (channel, ``all`` or
-    weather signal), mean, lo90, hi90, ess (ROAS and weather share only), prior (the prior's median ROAS, ROAS
-    rows only)."""
+    """:func:`effects` as rows: kind (roas | mroas | weather_share | weather_effect | lift_test), key (channel,
+    ``all``, weather signal or experiment), mean, lo90, hi90, ess (ROAS and weather share only), prior (ROAS
+    rows: the prior's median ROAS; lift_test rows: the test's readout, what the fit was told)."""
     rows = [{"kind": kind, "key": c, **v, "ess": e["ess"][f"roas_{c}"] if kind == "roas" else None,
              "prior": e["roas_prior"] if kind == "roas" else None}
             for kind in ("roas", "mroas", "weather_effect") for c, v in e[kind].items()]
+    rows += [{"kind": "lift_test", "key": k, **{f: v[f] for f in ("mean", "lo90", "hi90")}, "ess": None, "prior": v["readout"]}
+             for k, v in e.get("lift_test", {}).items()]
     rows.append({"kind": "weather_share", "key": "all", **e["weather_share"], "ess": e["ess"]["weather_share"], "prior": None})
     return pl.DataFrame(rows, schema={"kind": pl.Utf8, "key": pl.Utf8, "mean": pl.Float64, "lo90": pl.Float64,
                                       "hi90": pl.Float64, "ess": pl.Float64, "prior": pl.Float64})

@@ -56,7 +56,8 @@ def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
                   "revenue_scale", "train", "holdout"):
         arrays[f"inputs/{field}"] = getattr(x, field)
     header = {"engine": fit.settings.engine, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
-              "divergences": fit.divergences, "channels": x.channels, "geos": x.geos, "dates": [d.isoformat() for d in x.dates]}
+              "divergences": fit.divergences, "channels": x.channels, "geos": x.geos, "dates": [d.isoformat() for d in x.dates],
+              "lift_tests": [{**t, "start": t["start"].isoformat(), "end": t["end"].isoformat()} for t in x.lift_tests]}
     with open(path, "wb") as f:
         np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
     return version, path
@@ -77,6 +78,8 @@ def load_fit(path: Path) -> MMMFit:
             raise ValueError(f"model artifact {path} is a tenant-total fit from before geo-level models; refit the tenant")
         inputs = MMMInputs(
             dates=[dt.date.fromisoformat(d) for d in header["dates"]], channels=header["channels"], geos=header["geos"],
+            lift_tests=tuple({**t, "start": dt.date.fromisoformat(t["start"]), "end": dt.date.fromisoformat(t["end"])}
+                             for t in header.get("lift_tests", [])),
             **{k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("inputs/")})
         samples = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("samples/")}
     return MMMFit(inputs, samples, MMMSettings(**header["settings"]), header["fit_seconds"], header["divergences"])

@@ -25,6 +25,7 @@ class Simulation:
             (``baseline``, ``weather``, ``channel:<name>``); components sum to expected revenue exactly.
         parameters: true parameters and effects, long format (see :mod:`.truth`).
         forecasts: the forecasts weather-triggered spend used (empty for other tenants).
+        experiments: the lift tests the tenant ran, as their readouts (:data:`EXPERIMENT_UNITS`; empty when none).
     """
 
     sales: pl.DataFrame
@@ -32,6 +33,7 @@ class Simulation:
     contributions: pl.DataFrame
     parameters: pl.DataFrame
     forecasts: pl.DataFrame
+    experiments: pl.DataFrame
 
 
 #: Column -> (unit, meaning) of ``tenant_sales`` after date, tenant and geo (null where an import lacks it).
@@ -53,8 +55,21 @@ SPEND_UNITS = {
     "cpm": ("USD", "cost per 1,000 impressions"),
     "cpc": ("USD", "cost per click"),
 }
+#: Column -> (unit, meaning) of ``tenant_experiments``, one row per lift test, after tenant and experiment: what a
+#: test reports (Meta conversion lift, a geo holdout), never the truth behind it.
+EXPERIMENT_UNITS = {
+    "channel": ("name", "the channel whose ads were withheld"),
+    "geo": ("city", "where the test ran"),
+    "start": ("date", "first day of the test"),
+    "end": ("date", "last day of the test"),
+    "spend": ("USD", "the channel's spend in the geo during the test"),
+    "lift": ("USD", "measured incremental revenue of that spend, carryover after the test included"),
+    "lift_se": ("USD", "standard error of the measured lift"),
+}
 SALES_COLUMNS = ["date", "tenant", "geo", *SALES_UNITS]
 SPEND_COLUMNS = ["date", "tenant", "geo", "channel", *SPEND_UNITS]
+EXPERIMENT_SCHEMA = {"tenant": pl.Utf8, "experiment": pl.Utf8, "channel": pl.Utf8, "geo": pl.Utf8, "start": pl.Date,
+                     "end": pl.Date, "spend": pl.Float64, "lift": pl.Float64, "lift_se": pl.Float64}
 
 
 def tenant_stream(profile: TenantProfile, label: str) -> np.random.Generator:

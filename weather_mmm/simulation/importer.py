@@ -19,20 +19,27 @@ An imported tenant lives in its own folder under the imports directory (``WEATHE
 ``geos`` maps each reference city to its share of revenue (shares are normalised to sum to 1); ``tier`` is
 optional (``unknown`` when the sensitivity is not known); an optional ``margin`` (contribution margin, USD
 per USD of revenue before advertising, 0 < margin <= 1) makes its allocation maximise contribution
-instead of revenue. An imported tenant has no ground truth.
+instead of revenue; optional ``experiments`` list the lift tests it ran, which calibrate its MMM::
+
+    "experiments": [{"channel": "meta", "geo": "seattle", "start": "2024-03-04", "end": "2024-03-31",
+                     "spend": 12000, "lift": 25000, "lift_se": 5000}]
+
+(``spend``: the channel's spend in the geo during the test, USD; ``lift``: the incremental revenue the test
+measured, carryover after it included, USD; ``lift_se``: its standard error, USD). An imported tenant has
+no ground truth.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import polars as pl
 
 from weather_mmm.errors import WeatherMMMError
-from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
+from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, SALES_COLUMNS, SPEND_COLUMNS
 
 
 class TenantImportError(WeatherMMMError, ValueError):
@@ -168,12 +175,47 @@ def read_tenant_spec(path: Path, known_cities: set[str]) -> dict:
     margin = spec.get("margin")
     if margin is not None and not (isinstance(margin, (int, float)) and 0 < margin <= 1):
         raise TenantImportError(f"{path}: 'margin' is {margin!r}; a contribution margin is a number in (0, 1]")
+    read_experiments(path, path.parent.name)
     return {
         "tenant": path.parent.name, "name": str(spec["name"]), "tier": str(spec.get("tier", "unknown")),
         "industry": str(spec.get("industry", "")), "source": "imported",
         "geos": {g: round(float(v) / total, 6) for g, v in geos.items()}, "channels": channels,
         "categories": spec.get("categories", []),
     }
+
+
+def read_experiments(path: Path, tenant: str) -> pl.DataFrame:
+    """The lift tests a ``tenant.json`` declares, as ``tenant_experiments`` rows (``EXPERIMENT_SCHEMA``; empty
+    when it declares none).
+
+    Raises:
+        TenantImportError: a test misses a key, names a channel or geo the tenant does not declare, has dates
+            that are not ISO or end before they start, or amounts that are not numbers (spend and lift_se > 0).
+    """
+    path = Path(path)
+    spec = json.loads(path.read_text())
+    rows = []
+    for i, test in enumerate(spec.get("experiments", []), 1):
+        where = f"{path}: experiments[{i}]"
+        missing = [k for k in EXPERIMENT_UNITS if k not in test]
+        if missing:
+            raise TenantImportError(f"{where}: missing key(s) {', '.join(missing)}")
+        if test["channel"] not in spec["channels"]:
+            raise TenantImportError(f"{where}: channel {test['channel']!r} is not one of the tenant's {spec['channels']}")
+        if test["geo"] not in spec["geos"]:
+            raise TenantImportError(f"{where}: geo {test['geo']!r} is not one of the tenant's {list(spec['geos'])}")
+        try:
+            start, end = dt.date.fromisoformat(test["start"]), dt.date.fromisoformat(test["end"])
+            spend, lift, se = float(test["spend"]), float(test["lift"]), float(test["lift_se"])
+        except (TypeError, ValueError) as exc:
+            raise TenantImportError(f"{where}: {exc}") from None
+        if end < start or spend <= 0 or se <= 0:
+            raise TenantImportError(f"{where}: needs start <= end, spend > 0 and lift_se > 0 "
+                                    f"(got {start}..{end}, spend {spend}, lift_se {se})")
+        rows.append({"tenant": tenant, "experiment": f"{test['channel']}-{test['geo']}-{start.isoformat()}",
+                     "channel": test["channel"], "geo": test["geo"], "start": start, "end": end, "spend": spend,
+                     "lift": lift, "lift_se": se})
+    return pl.DataFrame(rows, schema=EXPERIMENT_SCHEMA)
 
 
 def tenant_margin(imports_dir: Path, tenant: str) -> float | None:

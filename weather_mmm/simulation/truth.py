@@ -27,10 +27,44 @@ import polars as pl
 
 from weather_mmm.media import HillSaturation, adstock_from_dict
 from weather_mmm.simulation.catalog import TenantProfile
-from weather_mmm.simulation.contract import HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS, Simulation
+from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS, Simulation
 from weather_mmm.simulation.contract import tenant_stream as _rng
 
 CHANNEL_PREFIX = "channel:"
+#: Share of simulated tenants that ran a lift test: one test of their Meta channel (else their first channel)
+#: in their largest geo, LIFT_TEST_DAYS long, starting in the first 70 % of the calendar (so on training days).
+LIFT_TEST_SHARE = 0.25
+LIFT_TEST_DAYS = 28
+#: Range of a test readout's relative standard error, drawn per test. Meta's conversion-lift studies report
+#: intervals of this order; geo experiments are often wider (Vaver & Koehler 2011, Google).
+LIFT_TEST_SE = (0.10, 0.25)
+
+
+def lift_test_plan(profile: TenantProfile, n: int) -> dict | None:
+    """The lift test ``profile``'s tenant ran over a calendar of ``n`` days (channel, geo, first day index,
+    relative standard error, standard normal draw of its readout error), or ``None``: its own random stream,
+    so it changes no other draw."""
+    rng = _rng(profile, "lift_test")
+    if rng.uniform() >= LIFT_TEST_SHARE or n < 90:
+        return None
+    channels = [c.channel for c in profile.channels]
+    return {"channel": "meta" if "meta" in channels else channels[0], "geo": max(profile.geos, key=profile.geos.get),
+            "start": int(rng.integers(30, int(0.7 * n) - LIFT_TEST_DAYS)), "rel_se": float(rng.uniform(*LIFT_TEST_SE)),
+            "z": float(rng.normal())}
+
+
+def _lift_test(profile: TenantProfile, plan: dict, dates: list[dt.date], ch, spend_T: np.ndarray, base: float,
+               beta: float, amp: np.ndarray) -> tuple[dict, float]:
+    """(readout row, true lift USD) of ``plan`` on channel ``ch`` in its geo: the true lift is the expected revenue
+    lost, over the test and its carryover, with the channel's spend set to zero during the test."""
+    s, e = plan["start"], plan["start"] + LIFT_TEST_DAYS
+    off = spend_T.copy()
+    off[s:e] = 0.0
+    true = float(((_media(ch, spend_T, base, beta) - _media(ch, off, base, beta)) * amp).sum())
+    se = plan["rel_se"] * true
+    return {"tenant": profile.tenant, "experiment": f"{ch.channel}-{plan['geo']}-{dates[s].isoformat()}",
+            "channel": ch.channel, "geo": plan["geo"], "start": dates[s], "end": dates[e - 1],
+            "spend": float(spend_T[s:e].sum()), "lift": true + plan["z"] * se, "lift_se": se}, true
 
 
 def _media(ch, spend_T: np.ndarray, base: float, beta: float) -> np.ndarray:
@@ -68,7 +102,8 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
                     for g in per_geo.values() for ch in profile.channels)
     level_total = media_rev * (1 - profile.media_share) / profile.media_share / float(np.mean(base_index[:365]))
 
-    comps, sales, spend_rows, params = [], [], [], []
+    comps, sales, spend_rows, params, tests = [], [], [], [], []
+    plan = lift_test_plan(profile, n)
     totals = {ch.channel: {"spend": 0.0, "rev": 0.0, "rev_up": 0.0} for ch in profile.channels}
     er_sum = weather_sum = 0.0
     for geo, g in per_geo.items():
@@ -85,6 +120,10 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
             m = _media(ch, spend_T, base, beta)
             m_up = _media(ch, spend_T * 1.01, base, beta)
             amp = wbar**ch.weather_amplification
+            if plan and (geo, ch.channel) == (plan["geo"], plan["channel"]):
+                row, true = _lift_test(profile, plan, dates, ch, spend_T, base, beta, amp)
+                tests.append(row)
+                params.append(("experiment", row["experiment"], geo, "true_lift", true, ch.channel))
             media_actual += m * amp
             channel_normal[ch.channel] = m * wbar_n**ch.weather_amplification
             totals[ch.channel]["spend"] += spend_T.sum()
@@ -154,6 +193,7 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
         contributions=pl.concat(comps).sort(["date", "geo", "component"]),
         parameters=parameters,
         forecasts=forecasts.sort(["date", "geo"]),
+        experiments=pl.DataFrame(tests, schema=EXPERIMENT_SCHEMA),
     )
 
 
