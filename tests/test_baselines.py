@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import DEMAND_CSV, OPEN_METEO_DIR
 from weather_mmm.features.build import build_features, model_matrix
 from weather_mmm.models import quality
-from weather_mmm.models.baselines import _specs, design, fit_baselines
+from weather_mmm.models.baselines import _events, _specs, design, fit_baselines
 from weather_mmm.models.bike_demand import fit_bike_demand
 from weather_mmm.models.validation import GAP_DAYS, time_split
 from weather_mmm.simulation.catalog import get_profile
@@ -44,13 +44,21 @@ def stormready():
 
 def test_scalers_are_fitted_on_training_days_only(stormready):
     data, channels = stormready
-    make, cols = _specs(channels)["ridge_weather"]
+    make, cols = _specs(channels, _events(data))["ridge_weather"]
     x = data.select(cols).to_numpy().astype(float)
     train = time_split(len(x)).folds[0][0]
     model = make().fit(x[train], data["revenue"].to_numpy()[train])
     scaler = model.regressor_.named_steps["columntransformer"].named_transformers_["scaled"]
     assert np.allclose(scaler.mean_, x[train, 1:].mean(axis=0))
     assert not np.allclose(scaler.mean_, x[:, 1:].mean(axis=0))
+
+
+def test_each_named_holiday_is_its_own_calendar_flag(stormready):
+    data, channels = stormready
+    christmas = data.filter(pl.col("event_Christmas Day") == 1)["date"].to_list()
+    assert christmas and christmas == [d for d in data["date"] if (d.month, d.day) == (12, 25)]
+    cols = _specs(channels, _events(data))["ridge"][1]
+    assert {"event_Black Friday", "event_Christmas Day"} <= set(cols) and "holiday" not in cols
 
 
 def test_weather_tenant_baselines_find_weather(stormready):

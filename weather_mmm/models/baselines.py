@@ -5,9 +5,11 @@ Models (all predict daily revenue in USD):
 * ``seasonal_naive``: the same weekday last week, ``y[t-7]``.
 * ``ols`` / ``ols_weather``, ``ridge`` / ``ridge_weather``: scikit-learn ``LinearRegression`` and ``RidgeCV``
   on log revenue (demand is multiplicative, so effects are linear in logs), without and with the weather
-  features. Calendar: trend, weekday (one-hot), yearly Fourier terms (3 harmonics), holidays, paydays,
-  month end, promotion depth and its 7-day hangover; media: ``log1p`` of the fixed-decay adstock per
-  channel. Encoders and scalers sit inside the pipeline, so they are fitted on training folds only.
+  features. Calendar: trend, weekday (one-hot), yearly Fourier terms (3 harmonics), one flag per named
+  holiday (``features.build.holiday_events``, as the MMM: Christmas Day and Black Friday move demand in
+  opposite directions), gift season, paydays, month end, promotion depth and its 7-day hangover; media:
+  ``log1p`` of the fixed-decay adstock per channel. Encoders and scalers sit inside the pipeline, so they
+  are fitted on training folds only.
 * ``gam``: pygam ``LinearGAM`` on log revenue with smooth terms for temperature (day and 7-day mean),
   precipitation (day and day before) and snowfall, factor terms for weekday and month, linear terms for
   the rest of the calendar and media.
@@ -32,15 +34,17 @@ from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from weather_mmm.features.build import WARMUP_DAYS, WEATHER_FEATURES
+from weather_mmm.features.build import WARMUP_DAYS, WEATHER_FEATURES, holiday_events
 from weather_mmm.models.validation import TimeSplit, metrics, time_split
 
 HARMONICS = 3
+#: Calendar inputs besides weekday, plus one ``event_<holiday>`` flag per named holiday in the data (:func:`design`).
 CALENDAR = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("sin", "cos")],
-            "holiday", "holiday_peak", "gift_season", "payday", "month_end", "promo_depth", "promo_depth_7d"]
+            "gift_season", "payday", "month_end", "promo_depth", "promo_depth_7d"]
+EVENT_PREFIX = "event_"
 GROUPS_CALENDAR = {"trend": ["trend"], "season": [c for c in CALENDAR if c[:3] in ("sin", "cos")] + ["month"],
                    "weekday": ["weekday"], "promotions": ["promo_depth", "promo_depth_7d"],
-                   "holidays_and_paydays": ["holiday", "holiday_peak", "gift_season", "payday", "month_end"]}
+                   "holidays_and_paydays": ["gift_season", "payday", "month_end"]}  # and the event flags
 ALPHAS = np.logspace(-2, 4, 13)
 MODELS = ("seasonal_naive", "ols", "ols_weather", "ridge", "ridge_weather", "gam", "weather_only")
 #: Weather inputs of the regressions: the feature table's weather columns plus ``log1p`` of the non-negative
@@ -52,9 +56,12 @@ GAM_SMOOTH = ("tmean", "tmean_7d", "precip", "precip_lag1", "snow")
 
 def design(matrix: pl.DataFrame, channels: list[str]) -> pl.DataFrame:
     """Regression inputs of one tenant: the model matrix (``features.build.model_matrix``) without its warm-up
-    days, plus Fourier terms and ``log_adstock_<channel>``. One row per modelled day."""
+    days, plus Fourier terms, ``event_<holiday>`` flags and ``log_adstock_<channel>``. One row per modelled day."""
     doy = 2 * np.pi * pl.col("day_of_year") / 365.25
-    return (matrix.sort("date").slice(WARMUP_DAYS)
+    frame = matrix.sort("date").slice(WARMUP_DAYS)
+    events = holiday_events(frame["date"].to_list())
+    return (frame
+            .with_columns(**{f"{EVENT_PREFIX}{name}": pl.Series(flags) for name, flags in events.items()})
             .with_columns(**{f"sin{k}": (k * doy).sin() for k in range(1, HARMONICS + 1)},
                           **{f"cos{k}": (k * doy).cos() for k in range(1, HARMONICS + 1)},
                           **{f"log_adstock_{c}": pl.col(f"adstock_{c}").log1p() for c in channels})
@@ -110,9 +117,13 @@ class BaselineResult:
     split: TimeSplit
 
 
-def _specs(channels: list[str]) -> dict:
+def _events(data: pl.DataFrame) -> list[str]:
+    return [c for c in data.columns if c.startswith(EVENT_PREFIX)]
+
+
+def _specs(channels: list[str], events: list[str]) -> dict:
     """Model name -> (factory of a fresh unfitted model, its input columns)."""
-    base = CALENDAR + [f"log_adstock_{c}" for c in channels]
+    base = CALENDAR + events + [f"log_adstock_{c}" for c in channels]
     weather = WEATHER_INPUTS
     gam_cols = list(GAM_SMOOTH) + ["weekday", "month"] + base
     return {
@@ -137,7 +148,7 @@ def fit_baselines(data: pl.DataFrame, channels: list[str], permutations: int = 5
         i = int(np.argmax(y <= 0))
         raise ValueError(f"tenant {data['tenant'][0]}: revenue {y[i]} on {data['date'][i]}; baselines model log revenue")
     split = time_split(len(y))
-    specs = _specs(channels)
+    specs = _specs(channels, _events(data))
     inputs = {name: data.select(cols).to_numpy().astype(float) for name, (_, cols) in specs.items()}
     naive = np.concatenate([np.full(7, np.nan), y[:-7]])
     windows = [(f"cv{i}", tr, te) for i, (tr, te) in enumerate(split.folds, 1)] + [("holdout", split.train, split.holdout)]
@@ -162,7 +173,7 @@ def fit_baselines(data: pl.DataFrame, channels: list[str], permutations: int = 5
                .sort(pl.col("model").replace_strict(order, return_dtype=pl.Int32)))
     weather_model = best if best in ("ridge_weather", "gam") else "ridge_weather"  # OLS: collinear, unstable when permuted
     importance = _grouped_importance(fitted[weather_model], specs[weather_model][1], inputs[weather_model][split.holdout],
-                                     y[split.holdout], channels, permutations, seed).with_columns(model=pl.lit(weather_model))
+                                     y[split.holdout], channels, _events(data), permutations, seed).with_columns(model=pl.lit(weather_model))
     predictions = data.select("date", actual="revenue").with_columns(
         in_holdout=pl.int_range(pl.len()) >= len(split.train), seasonal_naive=pl.Series(naive))
     for name, p in preds.items():
@@ -170,9 +181,10 @@ def fit_baselines(data: pl.DataFrame, channels: list[str], permutations: int = 5
     return BaselineResult(scores, summary, importance, predictions, best, split)
 
 
-def _grouped_importance(model, cols: list[str], x: np.ndarray, y: np.ndarray, channels: list[str],
+def _grouped_importance(model, cols: list[str], x: np.ndarray, y: np.ndarray, channels: list[str], events: list[str],
                         permutations: int, seed: int) -> pl.DataFrame:
     groups = {"weather": WEATHER_INPUTS, **GROUPS_CALENDAR,
+              "holidays_and_paydays": GROUPS_CALENDAR["holidays_and_paydays"] + events,
               **{f"media:{c}": [f"log_adstock_{c}"] for c in channels}}
     reference = metrics(y, model.predict(x))["r2"]
     rng = np.random.default_rng(seed)
