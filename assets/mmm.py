@@ -47,7 +47,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """One tenant's Bayesian MMM (``weather_mmm.models.mmm``), fitted per geo (its sales, spend and city weather)
     on the baselines' training days, calibrated with its lift tests (``tenant_experiments``) when it ran any.
 
-    Tables: ``mmm_effects`` (kind roas | mroas | weather_share, key = channel, mean, lo90, hi90, ess, prior),
+    Tables: ``mmm_effects`` (kind roas | mroas | weather_share | weather_effect | lift_test; ``mmm.effects_table``),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
     share of days with a negative baseline, model version and status), ``mmm_decomposition`` (date x
     component, USD), ``mmm_curves`` (response, adstock and weather curves with 90 % intervals,

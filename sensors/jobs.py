@@ -140,7 +140,9 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
     margin = tenant_margin(settings.imports_dir(), tenant)
     no_model = allocation_inputs(model_inputs, None, margin)
-    if (simulated and stale_partitions(defs, instance, list(tenant_truth.keys), [tenant], data_inputs)) or \
+    # an imported tenant's truth run writes only its lift tests (from its tenant.json)
+    truth_keys = list(tenant_truth.keys) if simulated else [dg.AssetKey("tenant_experiments")]
+    if stale_partitions(defs, instance, truth_keys, [tenant], data_inputs) or \
             stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
             stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"])):
         return "models", no_model

@@ -118,3 +118,33 @@ def test_cli_import_materializes_an_imported_tenant_without_truth(tmp_path, ware
     bad = _write(tmp_path, GOOD.replace("spend_google", "spend_tiktok"), "bad.csv")
     assert main(["import", "acme", "--spec", str(_spec(tmp_path)), str(bad)]) == 2
     assert "spend_tiktok" in capsys.readouterr().err
+
+
+def test_an_imported_tenants_lift_tests_are_materialized_and_go_stale_when_its_declaration_changes(
+        tmp_path, warehouse, open_meteo_dir, monkeypatch, capsys):
+    import dagster as dg
+
+    from assets.versions import tenant_data_inputs
+    from resources.warehouse import tenant_experiments
+    from sensors.jobs import execute, stale_partitions
+    from weather_mmm.cli import _instance
+    from weather_mmm.definitions import build_definitions
+
+    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
+    test = {"channel": "meta", "geo": "seattle", "start": "2024-01-01", "end": "2024-01-04", "spend": 400, "lift": 900, "lift_se": 150}
+    assert main(["import", "acme", "--spec", str(_spec(tmp_path, experiments=[test])), str(_write(tmp_path, GOOD))]) == 0
+    defs, instance, key = build_definitions(), _instance(), dg.AssetKey("tenant_experiments")
+    truth = [dg.AssetKey(k) for k in ("tenant_ground_truth", "tenant_true_contributions", "tenant_forecasts", "tenant_experiments")]
+    assert execute(defs, "tenant_model_job", instance, partition_key="acme", asset_selection=truth).success
+
+    def stale():
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            inputs = tenant_data_inputs(conn, "acme", defs.resources["weather_source"].end_date())
+            return stale_partitions(defs, instance, [key], ["acme"], inputs), tenant_experiments(conn, "acme")
+
+    up_to_date, tests = stale()
+    assert up_to_date == [] and tests["lift"].to_list() == [900.0]
+    spec = tmp_path / "imports" / "acme" / "tenant.json"
+    spec.write_text(json.dumps({**json.loads(spec.read_text()), "experiments": [{**test, "lift": 950}]}))
+    assert stale()[0] == ["acme"]  # the model run (sensors.jobs.model_work) refits the MMM with the new readout
