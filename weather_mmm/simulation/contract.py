@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from dataclasses import dataclass
 
@@ -70,6 +71,11 @@ SALES_COLUMNS = ["date", "tenant", "geo", *SALES_UNITS]
 SPEND_COLUMNS = ["date", "tenant", "geo", "channel", *SPEND_UNITS]
 EXPERIMENT_SCHEMA = {"tenant": pl.Utf8, "experiment": pl.Utf8, "channel": pl.Utf8, "geo": pl.Utf8, "start": pl.Date,
                      "end": pl.Date, "spend": pl.Float64, "lift": pl.Float64, "lift_se": pl.Float64}
+
+
+def experiment_id(channel: str, geo: str, start: dt.date) -> str:
+    """The key of a lift test in ``tenant_experiments``: channel, geo and first day."""
+    return f"{channel}-{geo}-{start.isoformat()}"
 
 
 def tenant_stream(profile: TenantProfile, label: str) -> np.random.Generator:

@@ -39,7 +39,7 @@ from pathlib import Path
 import polars as pl
 
 from weather_mmm.errors import WeatherMMMError
-from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, SALES_COLUMNS, SPEND_COLUMNS
+from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, SALES_COLUMNS, SPEND_COLUMNS, experiment_id
 
 
 class TenantImportError(WeatherMMMError, ValueError):
@@ -212,7 +212,7 @@ def read_experiments(path: Path, tenant: str) -> pl.DataFrame:
         if end < start or spend <= 0 or se <= 0:
             raise TenantImportError(f"{where}: needs start <= end, spend > 0 and lift_se > 0 "
                                     f"(got {start}..{end}, spend {spend}, lift_se {se})")
-        rows.append({"tenant": tenant, "experiment": f"{test['channel']}-{test['geo']}-{start.isoformat()}",
+        rows.append({"tenant": tenant, "experiment": experiment_id(test["channel"], test["geo"], start),
                      "channel": test["channel"], "geo": test["geo"], "start": start, "end": end, "spend": spend,
                      "lift": lift, "lift_se": se})
     return pl.DataFrame(rows, schema=EXPERIMENT_SCHEMA)

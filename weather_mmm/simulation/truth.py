@@ -27,7 +27,7 @@ import polars as pl
 
 from weather_mmm.media import HillSaturation, adstock_from_dict
 from weather_mmm.simulation.catalog import TenantProfile
-from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS, Simulation
+from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS, Simulation, experiment_id
 from weather_mmm.simulation.contract import tenant_stream as _rng
 
 CHANNEL_PREFIX = "channel:"
@@ -53,16 +53,17 @@ def lift_test_plan(profile: TenantProfile, n: int) -> dict | None:
             "z": float(rng.normal())}
 
 
-def _lift_test(profile: TenantProfile, plan: dict, dates: list[dt.date], ch, spend_T: np.ndarray, base: float,
-               beta: float, amp: np.ndarray) -> tuple[dict, float]:
-    """(readout row, true lift USD) of ``plan`` on channel ``ch`` in its geo: the true lift is the expected revenue
-    lost, over the test and its carryover, with the channel's spend set to zero during the test."""
+def _lift_test(profile: TenantProfile, plan: dict, dates: list[dt.date], ch, spend_T: np.ndarray, media: np.ndarray,
+               base: float, beta: float, amp: np.ndarray) -> tuple[dict, float]:
+    """(readout row, true lift USD) of ``plan`` on channel ``ch`` in its geo, whose media term under the actual
+    spend is ``media``: the true lift is the expected revenue lost, over the test and its carryover, with the
+    channel's spend set to zero during the test."""
     s, e = plan["start"], plan["start"] + LIFT_TEST_DAYS
     off = spend_T.copy()
     off[s:e] = 0.0
-    true = float(((_media(ch, spend_T, base, beta) - _media(ch, off, base, beta)) * amp).sum())
+    true = float(((media - _media(ch, off, base, beta)) * amp).sum())
     se = plan["rel_se"] * true
-    return {"tenant": profile.tenant, "experiment": f"{ch.channel}-{plan['geo']}-{dates[s].isoformat()}",
+    return {"tenant": profile.tenant, "experiment": experiment_id(ch.channel, plan["geo"], dates[s]),
             "channel": ch.channel, "geo": plan["geo"], "start": dates[s], "end": dates[e - 1],
             "spend": float(spend_T[s:e].sum()), "lift": true + plan["z"] * se, "lift_se": se}, true
 
@@ -121,7 +122,7 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
             m_up = _media(ch, spend_T * 1.01, base, beta)
             amp = wbar**ch.weather_amplification
             if plan and (geo, ch.channel) == (plan["geo"], plan["channel"]):
-                row, true = _lift_test(profile, plan, dates, ch, spend_T, base, beta, amp)
+                row, true = _lift_test(profile, plan, dates, ch, spend_T, m, base, beta, amp)
                 tests.append(row)
                 params.append(("experiment", row["experiment"], geo, "true_lift", true, ch.channel))
             media_actual += m * amp
