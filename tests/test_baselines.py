@@ -32,13 +32,17 @@ def test_time_split_expanding_folds_gap_and_holdout():
 
 
 @pytest.fixture(scope="module")
-def stormready():
-    tenant = "stormready_supply"
-    profile = get_profile(tenant)
+def stormready_sim():
+    profile = get_profile("stormready_supply")
     weather = load_weather_daily(dt.date(2023, 1, 1), END, mode="seeds", seeds_dir=OPEN_METEO_DIR, calendar_end=END).frame
-    sim = simulate_tenant(profile, weather, load_climatology(), END)
+    return profile, weather, simulate_tenant(profile, weather, load_climatology(), END)
+
+
+@pytest.fixture(scope="module")
+def stormready(stormready_sim):
+    profile, weather, sim = stormready_sim
     channels = [c.channel for c in profile.channels]
-    features, media = build_features(tenant, sim.sales, sim.spend, weather, profile.geos, channels)
+    features, media = build_features(profile.tenant, sim.sales, sim.spend, weather, profile.geos, channels)
     return design(model_matrix(features, media), channels), channels
 
 
@@ -73,6 +77,29 @@ def test_weather_tenant_baselines_find_weather(stormready):
     assert quality.holdout_r2_by_tier(summary, {"stormready_supply": "extreme"}).passed
     missed = quality.holdout_r2_by_tier(summary.with_columns(holdout_r2=pl.lit(0.5)), {"stormready_supply": "extreme"})
     assert not missed.passed and "0.500 < 0.65 by 0.150" in missed.summary
+
+
+def test_the_noise_ceiling_scores_the_true_expected_revenue_on_the_baselines_split(stormready, stormready_sim):
+    data, _ = stormready
+    predictions = data.select("date", actual="revenue").with_columns(tenant=pl.lit("stormready_supply"))
+    expected = (stormready_sim[2].contributions.group_by("date").agg(expected=pl.col("revenue").sum())
+                .with_columns(tenant=pl.lit("stormready_supply")))
+    imported = predictions.with_columns(tenant=pl.lit("imported_brand"))  # no truth: left out
+    ceiling = quality.noise_ceiling(pl.concat([predictions, imported]), expected)
+    assert ceiling["tenant"].to_list() == ["stormready_supply"]
+    row = ceiling.row(0, named=True)
+    assert 0.85 <= row["holdout_r2"] < 0.97 and 0.05 < row["holdout_mape"] < 0.12  # measured: 0.910 and 8.9 %
+    assert row["cv_r2_std"] < 0.1  # measured: 0.044
+    perfect = quality.noise_ceiling(predictions, predictions.select("tenant", "date", expected="actual")).row(0, named=True)
+    assert perfect["holdout_r2"] == 1.0 and perfect["cv_r2_std"] == 0.0
+    summary = pl.DataFrame({"tenant": ["stormready_supply"], "model": ["ridge"], "best": [True], "holdout_r2": [0.5],
+                            "holdout_mape": [0.2], "cv_r2_std": [0.3]})
+    missed = quality.holdout_r2_by_tier(summary, {"stormready_supply": "extreme"}, ceiling)
+    assert f"(noise ceiling {row['holdout_r2']:.3f})" in missed.summary and "missed by the noise ceiling" not in missed.summary
+    spread = quality.cv_spread(summary, ceiling)
+    assert not spread.passed and spread.metadata["noise_ceiling_cv_r2_std"] == {"stormready_supply": round(row["cv_r2_std"], 3)}
+    unreachable = quality.cv_spread(summary, ceiling.with_columns(cv_r2_std=pl.lit(0.2)))
+    assert "1 of them missed by the noise ceiling too" in unreachable.summary
 
 
 def test_gam_on_real_bike_demand_finds_weather():

@@ -81,3 +81,40 @@ def test_an_interrupted_run_stops_the_main_job_instead_of_starting_the_next(sign
     monkeypatch.setattr(cli, "cmd_run", interrupted_run)
     assert cli.main(["run"]) == cli.EXIT_INTERRUPTED == 130
     assert "interrupted: tenant_data_job run abc was interrupted" in capsys.readouterr().err
+
+
+def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_keeps_its_stack_trace(capsys):
+    """Jobs log to the console through ``resources.console.console_logger``: a ``dagster.Failure`` (for
+    example no usable model version to allocate from) without Dagster's stack trace, any other error with it."""
+    import dagster as dg
+
+    from resources.console import console_logger
+    from sensors.jobs import execute
+    from weather_mmm.definitions import build_definitions
+
+    @dg.op
+    def no_usable_model():
+        raise dg.Failure("tenant acme: no usable model version to allocate from (R-hat 1.042 > 1.01)")
+
+    @dg.op
+    def a_bug():
+        raise ZeroDivisionError("division by zero in the allocator")
+
+    @dg.job
+    def explained():
+        no_usable_model()
+
+    @dg.job
+    def buggy():
+        a_bug()
+
+    defs = dg.Definitions(jobs=[explained, buggy], loggers={"console": console_logger})
+    instance = dg.DagsterInstance.ephemeral()
+    assert not execute(defs, "explained", instance).success
+    err = capsys.readouterr().err
+    assert err.count("tenant acme: no usable model version to allocate from (R-hat 1.042 > 1.01)") == 2  # step, run
+    assert "Stack Trace" not in err and "File " not in err
+    assert not execute(defs, "buggy", instance).success
+    err = capsys.readouterr().err
+    assert "division by zero in the allocator" in err and "Stack Trace" in err and "a_bug" in err
+    assert build_definitions().resolve_job_def("tenant_model_job").loggers["console"] is console_logger

@@ -11,7 +11,7 @@ import assets.mmm
 import assets.models
 import assets.simulation
 import assets.weather
-from resources import WeatherSource, warehouse_io_manager, warehouse_resource
+from resources import WeatherSource, console_logger, warehouse_io_manager, warehouse_resource
 from sensors.failures import run_failure_recorder
 from sensors.jobs import JOBS
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
@@ -28,6 +28,7 @@ def build_definitions() -> dg.Definitions:
         jobs=JOBS,
         schedules=[daily_weather_schedule, daily_tenant_data_schedule, weekly_model_schedule],
         sensors=[weather_files_sensor, run_failure_recorder],
+        loggers={"console": console_logger},
         resources={
             "warehouse_io_manager": warehouse_io_manager(),
             "duckdb": warehouse_resource(),
