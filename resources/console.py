@@ -6,7 +6,6 @@ stack trace, and the event log, hence the UI, keeps the whole error either way."
 import logging
 
 import dagster as dg
-from dagster._loggers import colored_console_logger
 
 FAILURE = "dagster._core.definitions.events.Failure: "
 STACK = "\n\nStack Trace:"
@@ -20,9 +19,9 @@ def _without_stack_trace(record: logging.LogRecord) -> bool:
     return True
 
 
-@dg.logger(colored_console_logger.config_schema, description="Dagster's colored console logger; dagster.Failure "
+@dg.logger(dg.colored_console_logger.config_schema, description="Dagster's colored console logger; dagster.Failure "
            "errors without their stack trace.")
 def console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
-    log = colored_console_logger.logger_fn(init_context)
+    log = dg.colored_console_logger.logger_fn(init_context)
     log.addFilter(_without_stack_trace)
     return log
