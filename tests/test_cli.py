@@ -85,7 +85,8 @@ def test_an_interrupted_run_stops_the_main_job_instead_of_starting_the_next(sign
 
 def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_keeps_its_stack_trace(capsys):
     """Jobs log to the console through ``resources.console.console_logger``: a ``dagster.Failure`` (for
-    example no usable model version to allocate from) without Dagster's stack trace, any other error with it."""
+    example no usable model version to allocate from) and a failed blocking check without Dagster's stack
+    trace, any other error with it."""
     import dagster as dg
 
     from resources.console import console_logger
@@ -108,8 +109,21 @@ def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_kee
     def buggy():
         a_bug()
 
-    defs = dg.Definitions(jobs=[explained, buggy], loggers={"console": console_logger})
+    @dg.asset
+    def fitted():
+        return 1
+
+    @dg.asset_check(asset=fitted, blocking=True)
+    def converged():
+        return dg.AssetCheckResult(passed=False, description="R-hat 1.042 > 1.01")
+
+    checked = dg.define_asset_job("checked", selection=[fitted])
+    defs = dg.Definitions(assets=[fitted], asset_checks=[converged], jobs=[explained, buggy, checked],
+                          loggers={"console": console_logger})
     instance = dg.DagsterInstance.ephemeral()
+    assert not execute(defs, "checked", instance).success
+    err = capsys.readouterr().err
+    assert "blocking asset check failed" in err and "converged" in err and "Stack Trace" not in err
     assert not execute(defs, "explained", instance).success
     err = capsys.readouterr().err
     assert err.count("tenant acme: no usable model version to allocate from (R-hat 1.042 > 1.01)") == 2  # step, run
