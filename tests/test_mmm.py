@@ -311,12 +311,20 @@ def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
                            "detail": ""} for t in ("plain", "calibrated")]
                          + [{"tenant": t, "kind": "tenant", "key": "", "geo": "", "parameter": "weather_share", "value": 0.01,
                              "detail": ""} for t in ("plain", "calibrated")])
+    truth = pl.concat([truth, pl.DataFrame(  # each tenant sells one warm-weather category
+        [{"tenant": t, "kind": "category", "key": "fans", "geo": "", "parameter": p, "value": v, "detail": d}
+         for t in ("plain", "calibrated") for p, v, d in (("share", 1.0, ""), ("weather_effect", 0.4, "warm"))])])
     effects = pl.DataFrame([roas("plain", 2.1, 1.5, 2.6), roas("calibrated", 3.0, 2.8, 3.2),
                             {"tenant": "plain", "kind": "weather_share", "key": "all", "mean": 0.015, "lo90": 0.0, "hi90": 0.03},
                             {"tenant": "calibrated", "kind": "lift_test", "key": "meta-x", "mean": 3.0, "lo90": 2.8, "hi90": 3.2,
-                             "prior": 3.1}])
-    outcome = recovery(effects, truth, {"plain": "low", "calibrated": "low"})
+                             "prior": 3.1}]
+                           + [{"tenant": t, "kind": "weather_effect", "key": "cdd", "mean": 0.3, "lo90": 0.2, "hi90": 0.4}
+                              for t in ("plain", "calibrated")])
+    outcome = recovery(effects, truth, {"plain": "high", "calibrated": "high"})
     assert outcome.metadata["roas_coverage"] == 1.0 and outcome.metadata["median_roas_error"] == pytest.approx(0.05)
     assert outcome.metadata["calibrated_tenants_left_out"] == ["calibrated"]
     assert outcome.metadata["calibrated_median_roas_error"] == pytest.approx(0.5)
-    assert "1 tenant(s) calibrated with lift tests, left out (calibrated; their median ROAS error 50%)" in outcome.summary
+    assert [r["tenant"] for r in outcome.metadata["weather_effect_signs"]] == ["plain"]
+    assert "sign of 1 of 1 true weather effects" in outcome.summary
+    assert ("1 tenant(s) calibrated with lift tests, left out (calibrated; their median ROAS error 50%, "
+            "weather-effect signs right for 1 of 1)") in outcome.summary
