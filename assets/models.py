@@ -17,6 +17,7 @@ from resources.warehouse import tenant_experiments, tenant_tables
 from weather_mmm.features.build import model_matrix
 from weather_mmm.models import quality
 from weather_mmm.models.baselines import design, fit_baselines
+from weather_mmm.reports import read_sql, table_names
 from weather_mmm.tables import markdown_table
 
 BY_TENANT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="tenant")
@@ -85,12 +86,14 @@ def _tiers(catalog: pl.DataFrame) -> dict[str, str]:
 CEILING_DEPS = ["baseline_predictions", "tenant_true_contributions"]
 
 
-def _noise_ceiling(duckdb: DuckDBResource) -> pl.DataFrame:
-    """``quality.noise_ceiling`` of every simulated tenant with baselines."""
+def _noise_ceiling(duckdb: DuckDBResource) -> pl.DataFrame | None:
+    """``quality.noise_ceiling`` of every simulated tenant with baselines (``None`` without simulated truth)."""
     with duckdb.get_connection() as conn:
-        predictions = pl.from_arrow(conn.execute("select tenant, date, actual from main.baseline_predictions").to_arrow_table())
-        expected = pl.from_arrow(conn.execute("select tenant, date, sum(revenue) as expected from main.tenant_true_contributions "
-                                              "group by tenant, date").to_arrow_table())
+        if "tenant_true_contributions" not in table_names(conn):
+            return None
+        predictions = read_sql(conn, "select tenant, date, actual from main.baseline_predictions")
+        expected = read_sql(conn, "select tenant, date, sum(revenue) as expected from main.tenant_true_contributions "
+                                  "group by tenant, date")
     return quality.noise_ceiling(predictions, expected)
 
 

@@ -48,6 +48,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
         status, path = conn.execute("select status, path from model_versions where tenant = ?", [TENANT]).fetchone()
     assert status == "not_converged" and Path(path).exists()
     assert f"tenant {TENANT}: no usable model version to allocate from" in err
+    assert re.search(rf"\| {TENANT} .*\| no plan: no usable model version +\|", out)  # the closing table
     assert "check mmm_converged" in out and "check mmm_recovers_the_truth" in out
     # the HTML reports, rendered by a real browser: every plot decoded, the figures from the warehouse shown
     assert f"reports: {tmp_path / 'reports' / 'index.html'}" in out

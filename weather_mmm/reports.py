@@ -45,7 +45,8 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The main job's closing table, one row per tenant with a model: tier; holdout R² of the best baseline and
     of the MMM; per channel the MMM's ROAS with its 90 % interval next to the true ROAS; the weather share of
     revenue (estimated vs true, %); the model version's status; the lift tests it was calibrated with (the
-    test's ROAS, then the fit's for the same spend); the recommended change of budget per channel and the
+    test's ROAS, then the fit's for the same spend); the recommended change of budget per channel ("keep the
+    current allocation" when no channel moves by 0.5 %; "no plan" without a usable model version) and the
     expected lift (USD over the horizon, 90 % interval).
 
     Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``mmm_effects``,
@@ -85,11 +86,14 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             out["weather_share_pct"] = f"{100 * share['mean'][0]:+.1f}" + (
                 f" vs {100 * true_share[tenant]:+.1f}" if tenant in true_share else "")
         if plans is not None and (p := plans.filter(pl.col("tenant") == tenant)).height:
-            moves = p.filter(pl.col("channel") != "all").sort("channel")
-            out["budget_change"] = ", ".join(f"{c} {r / cur - 1:+.0%}" for c, cur, r in
-                                             moves.select("channel", "current_spend", "recommended_spend").iter_rows() if cur > 0)
+            moves = [(c, r / cur - 1) for c, cur, r in p.filter(pl.col("channel") != "all").sort("channel")
+                     .select("channel", "current_spend", "recommended_spend").iter_rows() if cur > 0]
+            out["budget_change"] = (", ".join(f"{c} {change:+.0%}" for c, change in moves)
+                                    if any(abs(change) >= 0.005 for _, change in moves) else "keep the current allocation")
             a = p.filter(pl.col("channel") == "all").row(0, named=True)
             out["lift_usd"] = f"{a['lift_mean']:+,.0f} [{a['lift_lo90']:+,.0f}, {a['lift_hi90']:+,.0f}]"
+        else:
+            out["budget_change"] = "no plan: no usable model version"
         extra.append(out)
     return rows.join(pl.DataFrame(extra), on="tenant", how="left").sort(
         pl.col("tier").replace_strict({"extreme": 0, "high": 1, "medium": 2, "low": 3}, default=4), "tenant")
