@@ -112,3 +112,18 @@ def test_gam_on_real_bike_demand_finds_weather():
     assert fit.weathersit[3] < -0.2 and fit.weathersit[2] < 0  # rain or snow lowers rentals
     assert fit.with_weather["r2"] > fit.without_weather["r2"] + 0.2
     assert fit.with_weather["rmse"] < fit.without_weather["rmse"]
+
+
+def test_the_checks_of_a_warehouse_without_simulated_truth_have_no_noise_ceiling(tmp_path):
+    import duckdb
+    from dagster_duckdb import DuckDBResource
+
+    from assets.models import _noise_ceiling
+
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as conn:  # an imported tenant's baselines, and no tenant_true_contributions
+        conn.execute("create table baseline_predictions as select 'acme' tenant, date '2024-01-01' date, 100.0 actual")
+    assert _noise_ceiling(DuckDBResource(database=str(path))) is None
+    summary = pl.DataFrame({"tenant": ["acme"], "model": ["ridge"], "best": [True], "cv_r2_std": [0.3]})
+    outcome = quality.cv_spread(summary, None)
+    assert not outcome.passed and "noise ceiling" not in outcome.summary and outcome.metadata["noise_ceiling_cv_r2_std"] == {}
