@@ -4,6 +4,7 @@ A short chain (few draws) keeps this fast; recovery against the truth at full le
 """
 
 import datetime as dt
+import json
 
 import numpy as np
 import polars as pl
@@ -170,6 +171,13 @@ def test_lightweight_mmm_engine_fits_behind_the_same_interface(prepared, tmp_pat
         ResponseModel(loaded, inputs.spend[-mmm.MAX_LAG:], inputs.weather[-8 - mmm.MAX_LAG:])
     with pytest.raises(ValueError, match="unknown MMM engine 'pymc'"):
         mmm.MMMSettings(engine="pymc")
+    # an artifact of another model version is refused, not read with parameters that now mean something else
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["header"] = np.array(json.dumps({**json.loads(str(arrays["header"])), "code_version": "mmm-6"}))
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    with pytest.raises(ValueError, match=f"fitted by model mmm-6; this code predicts with {mmm.CODE_VERSION}"):
+        store.load_fit(tmp_path / "old.npz")
 
 
 def test_a_dark_first_day_and_a_geo_day_without_sales_keep_the_gradient_finite(prepared):

@@ -155,7 +155,7 @@ class ResponseModel:
         self._params = {k: d[k] for k in ("decay", "half_saturation", "slope")}
         calendar = jnp.asarray(recent_calendar(fit)[idx])[:, None, None]  # media revenue at today's calendar
         self._beta = d["beta"] * calendar * jnp.asarray(x.revenue_scale)[:, None]  # [S, G, C] USD/day at saturation
-        log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather))  # [S, H + L, G]
+        log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather), x.weather[x.train])  # [S, H + L, G]
         self._amp = jnp.exp(d["alpha"][:, None, None, :] * log_w[..., None])  # [S, H + L, G, C]
         self._history = jnp.asarray(history[-MAX_LAG:] / x.spend_scale)
         self._per_geo = jnp.asarray(self._split / x.spend_scale)  # plan USD -> each geo's relative spend

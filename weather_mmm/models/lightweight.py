@@ -37,7 +37,7 @@ import numpy as np
 from weather_mmm.models.mmm import CONTROLS, MMMFit, MMMInputs, MMMSettings
 
 #: Controls LightweightMMM models with its own terms (trend, yearly seasonality, weekday).
-OWN_TERMS = ("trend", "sin", "cos", "weekday_")
+OWN_TERMS = ("trend", "sin", "cos", "week_")
 DEGREES_SEASONALITY = 3
 FREQUENCY = 365.25
 

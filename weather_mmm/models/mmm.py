@@ -6,7 +6,8 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
     mu(g, t) = C(t) * (exp(a_g) * W_g(t) + sum_c beta_gc * hill_c(adstock_c(g, t)) * W_g(t) ** alpha_c)
 
 * geos share the calendar, the shape of every curve (adstock, Hill saturation relative to the geo's own mean
-  spend, weather responses) and the weather amplification; each geo has its own baseline level ``a_g`` and
+  spend, weather responses) and the weather amplification; each geo has its own baseline level ``a_g = a + d_g``
+  (``a ~ N(-0.3, 0.5)``; ``d_g ~ N(0, 0.2)``, small because each geo's revenue is over its own mean) and
   noise, and its own ROAS drawn around the channel's: ``roas_gc = roas_c * exp(tau * z_gc)``, ``z ~ N(0, 1)``,
   ``tau ~ HalfNormal(0.2)`` (non-centred partial pooling). Measured by fitting simulated expected revenue
   (no noise, 400 + 400 draws): fitted on tenant totals, the sum of saturating curves of geos with different spend and
@@ -18,10 +19,11 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
   only, a large media term that shrank the baseline also widened the posterior of the ~40 calendar
   coefficients, and that volume won the posterior (meta ROAS 13.1 against a true 3.22 on layerup_apparel,
   with a lower joint density than the truth's region); with ``C`` on all demand it is 4.9 [2.1, 8.6]. Controls:
-  trend, yearly Fourier (3 harmonics), weekday, one flag
+  trend, yearly Fourier (3 harmonics), weekday (the weekly cycle's 3 harmonics), one flag
   per named holiday (Christmas Day and Black Friday move demand in opposite directions, and channels such
   as email go dark on holidays, so a shared holiday flag would hand the holidays' dips to media), gift season, paydays, month end, promotion depth and its 7-day hangover;
-* weather ``W_g(t) = exp(sum_s gamma_s f_s(g, t) + gamma_rc f_precip f_hdd)`` acts on demand
+* weather ``W_g(t) = exp(sum_s gamma_s f_s(g, t) + gamma_rc f_precip f_hdd)``, over its mean on the geo's
+  training days (:func:`log_weather`), acts on demand
   multiplicatively (weather scales how many people want the product; an additive term on a multiplicative
   world overstates the weather share, see ``docs/field.md``). For each signal s (heating and cooling degree
   days, precipitation, snowfall of the geo's city) ``x_s`` is its lag-weighted value over the day and the 3 before (geometric
@@ -83,16 +85,18 @@ jax.config.update("jax_compilation_cache_dir", str(jax_cache_dir()))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 #: Bumped whenever the model changes what it estimates; stored with every fit and used as Dagster code version.
-CODE_VERSION = "mmm-6"
+CODE_VERSION = "mmm-7"
 MAX_LAG = 12
 HARMONICS = 3
 WEATHER_SIGNALS = ("hdd", "cdd", "precip", "snow")
 WEATHER_LAGS = 4  # the day and the 3 before
 #: Model weather input -> feature column, signal-major: hdd, hdd_lag1, ..., snow_lag3.
 WEATHER_INPUTS = {(f"{s}_lag{k}" if k else s): (f"{s}_lag{k}" if k else s) for s in WEATHER_SIGNALS for k in range(WEATHER_LAGS)}
+#: The weekday enters as the weekly cycle's 3 harmonics, which span every weekday contrast as 6 dummies would but
+#: are orthogonal on whole weeks, so NUTS does not have to trade 6 correlated dummy coefficients against each other.
 CONTROLS = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("sin", "cos")],
-            *[f"weekday_{d}" for d in range(1, 7)], "gift_season", "payday", "month_end", "promo_depth",
-            "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
+            *[f"week_{fn}{k}" for k in range(1, 4) for fn in ("sin", "cos")], "gift_season", "payday", "month_end",
+            "promo_depth", "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
 ROAS_PRIOR = (np.log(2.0), 0.6)
 ROAS_GEO_SD = 0.2  # HalfNormal scale of the geos' log-ROAS spread around the channel's
 INTERVAL = (5.0, 95.0)
@@ -212,10 +216,11 @@ def prepare(frame: pl.DataFrame, normals: pl.DataFrame, channels: list[str], ski
     calendar = pl.concat(per_geo).group_by("date").agg(pl.col("promo_depth", "promo_depth_7d").mean()).sort("date")
     first = per_geo[0].with_columns(promo_depth=calendar["promo_depth"], promo_depth_7d=calendar["promo_depth_7d"])
     doy = 2 * np.pi * first["day_of_year"].to_numpy() / 365.25
-    weekday = first["weekday"].to_numpy()
+    week = 2 * np.pi * first["weekday"].to_numpy() / 7
     extra = {**{f"sin{k}": np.sin(k * doy) for k in range(1, HARMONICS + 1)},
              **{f"cos{k}": np.cos(k * doy) for k in range(1, HARMONICS + 1)},
-             **{f"weekday_{d}": (weekday == d).astype(float) for d in range(1, 7)}}
+             **{f"week_sin{k}": np.sin(k * week) for k in range(1, 4)},
+             **{f"week_cos{k}": np.cos(k * week) for k in range(1, 4)}}
     events = holiday_events(dates)
     controls = np.column_stack([extra[c] if c in extra else first[c].to_numpy().astype(float) for c in CONTROLS]
                                + list(events.values()))
@@ -332,9 +337,18 @@ def _media(params: dict, lagged: jnp.ndarray) -> jnp.ndarray:
     return ad_n / (ad_n + jnp.power(k, n))
 
 
-def log_weather(params: dict, weather) -> jnp.ndarray:
+def log_weather(params: dict, weather, reference=None) -> jnp.ndarray:
     """Log weather multiplier of demand, [..., T, G] for params with leading dims [...] (``weather_decay``,
-    ``weather_scale``, ``gamma`` [..., S], ``gamma_rain_cold``) and scaled weather inputs [T, G, S * 4]."""
+    ``weather_scale``, ``gamma`` [..., S], ``gamma_rain_cold``) and scaled weather inputs [T, G, S * 4].
+
+    With ``reference`` (scaled weather inputs [R, G, S * 4]: the fit's training days), the multiplier is
+    relative to the reference days' mean per geo, as the model is fitted: the intercept then carries demand
+    under the average training weather and the weather terms only its variation, so the two do not trade
+    against each other in the posterior (centred predictors: Gelman & Hill 2007, "Data Analysis Using
+    Regression and Multilevel/Hierarchical Models", section 4.2).
+    Without it, relative to a day with none of the signals (the weather response curves)."""
+    if reference is not None:
+        return log_weather(params, weather) - log_weather(params, reference).mean(-2, keepdims=True)
     weather = jnp.asarray(weather)
     x = weather.reshape(weather.shape[0], weather.shape[1], len(WEATHER_SIGNALS), WEATHER_LAGS)
     w = params["weather_decay"][..., :, None] ** jnp.arange(WEATHER_LAGS)  # [..., S, L]
@@ -364,7 +378,12 @@ def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
         roas = roas * jnp.exp(tau * numpyro.sample("roas_geo_z", dist.Normal(0.0, 1.0).expand([n_geos, c_dim])))
     hill = _media(params, lagged)  # [T, G, C]
     beta = numpyro.deterministic("beta", roas * train_spend_sum / jnp.maximum(hill.sum(0), 1e-6))  # [G, C]
-    intercept = numpyro.sample("intercept", dist.Normal(-0.3, 0.5).expand([n_geos]))
+    # Each geo's revenue is over its own mean, so the geos' baselines sit close together: a tenant level and
+    # small geo departures from it, so that NUTS moves their common level in one coordinate.
+    intercept = numpyro.sample("intercept_tenant", dist.Normal(-0.3, 0.5))
+    if n_geos > 1:
+        intercept = intercept + numpyro.sample("intercept_geo", dist.Normal(0.0, 0.2).expand([n_geos]))
+    intercept = numpyro.deterministic("intercept", jnp.broadcast_to(intercept, (n_geos,)))
     b = numpyro.sample("b", dist.Normal(0.0, 0.3).expand([controls.shape[1]]))
     n_signals = len(WEATHER_SIGNALS)
     log_w = log_weather({
@@ -372,7 +391,8 @@ def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
         "weather_scale": numpyro.sample("weather_scale", dist.LogNormal(0.0, 0.7).expand([n_signals])),
         "gamma": numpyro.sample("gamma", dist.Normal(0.0, 0.5).expand([n_signals])),
         "gamma_rain_cold": numpyro.sample("gamma_rain_cold", dist.Normal(0.0, 0.3)),
-    }, weather)  # [T, G]
+    }, weather)
+    log_w = log_w - log_w.mean(0)  # [T, G] centred on the training days, as log_weather's reference
     alpha = numpyro.sample("alpha", dist.Normal(0.5, 0.5).expand([c_dim]))
     calendar = jnp.exp(controls @ b)  # [T]
     mu = calendar[:, None] * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[..., None])).sum(-1))
@@ -464,7 +484,8 @@ def _expected(fit: MMMFit, spend: np.ndarray, weather: np.ndarray, controls: np.
     x = fit.inputs
     lagged = _lagged(jnp.asarray(spend / x.spend_scale))
     hill = np.asarray(_media({k: jnp.asarray(draws[k]) for k in ("decay", "half_saturation", "slope")}, lagged))
-    log_w = np.asarray(log_weather({k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}, weather), dtype=float)  # [S, T, G]
+    log_w = np.asarray(log_weather({k: jnp.asarray(draws[k]) for k in WEATHER_PARAMS}, weather, x.weather[x.train]),
+                       dtype=float)  # [S, T, G]
     calendar = np.exp((controls @ draws["b"].T).T)[:, :, None]  # [S, T, 1]
     base = calendar * np.exp(draws["intercept"].reshape(len(calendar), 1, -1) + log_w) * x.revenue_scale
     media = (calendar[..., None] * (draws["beta"] * x.revenue_scale[:, None])[:, None] * hill

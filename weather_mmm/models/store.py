@@ -55,7 +55,7 @@ def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
     for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale",
                   "revenue_scale", "train", "holdout"):
         arrays[f"inputs/{field}"] = getattr(x, field)
-    header = {"engine": fit.settings.engine, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
+    header = {"engine": fit.settings.engine, "code_version": CODE_VERSION, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
               "divergences": fit.divergences, "channels": x.channels, "geos": x.geos, "dates": [d.isoformat() for d in x.dates],
               "lift_tests": [{**t, "start": t["start"].isoformat(), "end": t["end"].isoformat()} for t in x.lift_tests]}
     with open(path, "wb") as f:
@@ -68,14 +68,17 @@ def load_fit(path: Path) -> MMMFit:
 
     Raises:
         FileNotFoundError: the artifact is missing (names the path).
-        ValueError: the artifact predates geo-level fits (``mmm-6``) and cannot predict with this code.
+        ValueError: the artifact was fitted by another version of the model (``CODE_VERSION``, ``mmm-6`` when
+            the artifact does not say) and cannot predict with this code.
     """
     if not Path(path).exists():
         raise FileNotFoundError(f"model artifact {path} is missing; refit the tenant or roll back to another version")
     with np.load(path) as z:
         header = json.loads(str(z["header"]))
-        if "geos" not in header:
-            raise ValueError(f"model artifact {path} is a tenant-total fit from before geo-level models; refit the tenant")
+        fitted_by = header.get("code_version", "mmm-6" if "geos" in header else "mmm-5 or older")
+        if fitted_by != CODE_VERSION:
+            raise ValueError(f"model artifact {path} was fitted by model {fitted_by}; this code predicts with {CODE_VERSION} "
+                             "(its parameters mean something else): refit the tenant")
         inputs = MMMInputs(
             dates=[dt.date.fromisoformat(d) for d in header["dates"]], channels=header["channels"], geos=header["geos"],
             lift_tests=tuple({**t, "start": dt.date.fromisoformat(t["start"]), "end": dt.date.fromisoformat(t["end"])}
