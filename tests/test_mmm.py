@@ -3,8 +3,10 @@
 A short chain (few draws) keeps this fast; recovery against the truth at full length is in bench/mmm.py.
 """
 
+import dataclasses
 import datetime as dt
 import json
+import os
 
 import numpy as np
 import polars as pl
@@ -110,6 +112,24 @@ def test_a_fit_that_has_not_converged_samples_one_more_block_from_where_it_stopp
     mixed = {"roas_prior_scale": rng.normal(size=(2, 1000, 3)), "gamma": rng.normal(size=(2, 1000, 4))}
     assert mmm.converged(mixed)
     assert not mmm.converged({**mixed, "gamma": mixed["gamma"] + np.array([0.0, 0.3])[:, None, None]})  # chains apart
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory mappings (Linux)")
+def test_fits_in_one_process_do_not_pile_up_compiled_code(prepared):
+    """The main job fits every tenant in one process. Each fit's compiled executables kept about 2,200 memory
+    mappings until the process reached the kernel's limit (vm.max_map_count, 65,530) and aborted."""
+    inputs, _ = prepared
+
+    def mappings() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+
+    settings = mmm.MMMSettings(warmup=20, draws=20, chains=2, extensions=0)
+    mmm.fit_mmm(inputs, settings)
+    after_one = mappings()
+    for seed in (1, 2, 3):
+        mmm.fit_mmm(inputs, dataclasses.replace(settings, seed=seed))
+    assert mappings() < after_one + 300
 
 
 def test_curves_have_intervals_and_the_expected_shapes(fitted):
