@@ -55,8 +55,9 @@ def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
     for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale",
                   "revenue_scale", "train", "holdout"):
         arrays[f"inputs/{field}"] = getattr(x, field)
-    header = {"engine": fit.settings.engine, "code_version": CODE_VERSION, "tenant": tenant, "settings": asdict(fit.settings), "fit_seconds": fit.fit_seconds,
-              "divergences": fit.divergences, "channels": x.channels, "geos": x.geos, "dates": [d.isoformat() for d in x.dates],
+    header = {"engine": fit.settings.engine, "code_version": CODE_VERSION, "tenant": tenant, "settings": asdict(fit.settings),
+              "fit_seconds": fit.fit_seconds, "divergences": fit.divergences, "channels": x.channels, "geos": x.geos,
+              "dates": [d.isoformat() for d in x.dates],
               "lift_tests": [{**t, "start": t["start"].isoformat(), "end": t["end"].isoformat()} for t in x.lift_tests]}
     with open(path, "wb") as f:
         np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
