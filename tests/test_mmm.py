@@ -333,7 +333,7 @@ def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
     from weather_mmm.models.mmm_quality import recovery
 
     def roas(tenant, mean, lo, hi):
-        return {"tenant": tenant, "kind": "roas", "key": "meta", "mean": mean, "lo90": lo, "hi90": hi, "prior": 2.0}
+        return {"tenant": tenant, "kind": "roas", "key": "meta", "mean": mean, "lo90": lo, "hi90": hi, "prior": 3.0}
 
     truth = pl.DataFrame([{"tenant": t, "kind": "channel", "key": "meta", "geo": "", "parameter": "true_roas", "value": 2.0,
                            "detail": ""} for t in ("plain", "calibrated")]
@@ -356,3 +356,10 @@ def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
     assert "sign of 1 of 1 true weather effects" in outcome.summary
     assert ("1 tenant(s) calibrated with lift tests, left out (calibrated; their median ROAS error 50%, "
             "weather-effect signs right for 1 of 1)") in outcome.summary
+    assert outcome.passed and outcome.metadata["tenants_without_fit"] == []
+    # a simulated tenant whose fit is missing is named as such, not scored as a wrong sign, and fails the check
+    unfit = truth.filter(pl.col("tenant") == "plain").with_columns(tenant=pl.lit("unfit"))
+    outcome = recovery(effects, pl.concat([truth, unfit]), {"plain": "high", "calibrated": "high", "unfit": "high"})
+    assert not outcome.passed and outcome.metadata["tenants_without_fit"] == ["unfit"]
+    assert "sign of 1 of 1 true weather effects" in outcome.summary and "(wrong:" not in outcome.summary
+    assert "MISS no fit to score for unfit" in outcome.summary

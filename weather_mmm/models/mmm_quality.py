@@ -60,10 +60,12 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
                        + (f", weather-effect signs right for {signs_calibrated['right'].sum()} of {signs_calibrated.height}"
                           if signs_calibrated.height else "") + ")") if roas_calibrated.height else ""
     effects, truth = effects.filter(~is_calibrated), truth.filter(~is_calibrated)
+    unfitted = sorted(set(truth["tenant"].unique().to_list()) - set(effects["tenant"].unique().to_list()))
+    unfitted_note = f"MISS no fit to score for {', '.join(unfitted)} (the bars are over every simulated tenant)" if unfitted else ""
     roas = effects.filter(pl.col("kind") == "roas").join(true_roas, on=["tenant", "key"])
     if roas.is_empty():
-        return CheckOutcome(True, "no simulated tenant with an uncalibrated MMM fit: nothing to compare"
-                            + (f"; {calibrated_note}" if calibrated_note else ""))
+        return CheckOutcome(not unfitted, "; ".join(["no simulated tenant with an uncalibrated MMM fit: nothing to compare",
+                                             *filter(None, [unfitted_note, calibrated_note])]))
     roas = roas.with_columns(inside=(pl.col("true") >= pl.col("lo90")) & (pl.col("true") <= pl.col("hi90")),
                              error=((pl.col("mean") - pl.col("true")) / pl.col("true")).abs(),
                              prior_error=((pl.col("prior") - pl.col("true")) / pl.col("true")).abs())
@@ -84,9 +86,9 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
                          "tenants recovered" + (f" (wrong: {', '.join(wrong_sign)})" if wrong_sign else "")),
     ]
     table = roas.select("tenant", "key", "mean", "lo90", "hi90", "true", "inside").sort("tenant", "key")
-    description = "; ".join([("" if p else "MISS ") + text for p, text in parts] + ([calibrated_note] if calibrated_note else []))
-    return CheckOutcome(all(p for p, _ in parts), description, {
-        "calibrated_tenants_left_out": calibrated,
+    description = "; ".join([("" if p else "MISS ") + text for p, text in parts] + list(filter(None, [unfitted_note, calibrated_note])))
+    return CheckOutcome(all(p for p, _ in parts) and not unfitted, description, {
+        "calibrated_tenants_left_out": calibrated, "tenants_without_fit": unfitted,
         "calibrated_median_roas_error": round(float(calibrated_error), 3) if roas_calibrated.height else None,
         "roas_coverage": round(coverage, 3), "median_roas_error": round(error, 3), "prior_median_roas_error": round(prior_error, 3),
         "weather_share_within_2pp": round(within, 3),
@@ -108,8 +110,9 @@ def weather_effect_signs(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict
     precipitation, snowfall); its rain-on-a-cold-day effect likewise from ``rain_cold_interaction``. Fitted: the
     posterior mean of the ``weather_effect`` rows of :func:`weather_mmm.models.mmm.effects_table`.
 
-    Returns one row per tenant and signal with a non-zero true effect: tenant, key (hdd | cdd | precip | snow |
-    rain_cold), true, estimate (null when the fit has no such row), right (same sign).
+    Returns one row per fitted tenant (one with ``effects`` rows) and signal with a non-zero true effect: tenant,
+    key (hdd | cdd | precip | snow | rain_cold), true, estimate (null when the fit has no such row: not recovered),
+    right (same sign). A tenant without a fit has no rows: :func:`recovery` names it.
     """
     cats = truth.filter(pl.col("kind") == "category")
     share = cats.filter(pl.col("parameter") == "share").select("tenant", "key", share=pl.col("value"))
@@ -117,7 +120,8 @@ def weather_effect_signs(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict
         signal=pl.col("detail").replace_strict(AFFINITY_SIGNAL))
     rain_cold = cats.filter(pl.col("parameter") == "rain_cold_interaction").with_columns(signal=pl.lit("rain_cold"))
     true = (pl.concat([main.select("tenant", "key", "signal", "value"), rain_cold.select("tenant", "key", "signal", "value")])
-            .filter(pl.col("tenant").replace_strict(tiers, default="").is_in(["extreme", "high"]))
+            .filter(pl.col("tenant").replace_strict(tiers, default="").is_in(["extreme", "high"]),
+                    pl.col("tenant").is_in(effects["tenant"].unique().to_list()))
             .join(share, on=["tenant", "key"]).group_by("tenant", "signal")
             .agg(true=(pl.col("value") * pl.col("share")).sum()).filter(pl.col("true") != 0))
     fitted = effects.filter(pl.col("kind") == "weather_effect").select("tenant", signal="key", estimate="mean")
