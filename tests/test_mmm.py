@@ -114,6 +114,16 @@ def test_a_fit_that_has_not_converged_samples_one_more_block_from_where_it_stopp
     assert not mmm.converged({**mixed, "gamma": mixed["gamma"] + np.array([0.0, 0.3])[:, None, None]})  # chains apart
 
 
+def test_a_fit_with_too_many_divergences_is_sampled_again_at_a_higher_target_acceptance(prepared):
+    inputs, _ = prepared
+    short = mmm.MMMSettings(warmup=10, draws=20, chains=2, extensions=0, target_accept=0.5)  # 10 warmup: large steps
+    plain = mmm.fit_mmm(inputs, dataclasses.replace(short, divergence_retry_accept=None))
+    assert plain.divergences > 0.5 * 40 and plain.settings.target_accept == 0.5
+    retried = mmm.fit_mmm(inputs, short)
+    assert retried.settings.target_accept == 0.95 and retried.samples["decay"].shape[:2] == (2, 20)  # the retry's draws only
+    assert retried.divergences < plain.divergences / 2
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory mappings (Linux)")
 def test_fits_in_one_process_do_not_pile_up_compiled_code(prepared):
     """The main job fits every tenant in one process. Each fit's compiled executables kept about 2,200 memory
