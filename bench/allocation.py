@@ -1,7 +1,7 @@
 """Benchmark: the allocation objective, valued on the truth, from the fits a main job stored.
 
 Run: ``.venv/bin/python bench/allocation.py [0,1]`` after ``./dev main`` (reads ``storage/``; the argument lists
-risk aversions, default 0 and 1). For each simulated tenant with a usable model version it plans the same
+risk aversions, default 0 and 1.2816). For each simulated tenant with a usable model version it plans the same
 horizon as ``budget_allocation`` (the simulated forecast, the spend of the 28 days before) with each risk
 aversion, then prints what ``allocation_beats_current_in_truth`` would say: the plans' true gain over the
 current allocation, and the share of the truly optimal uplift they capture (~1 min for 18 tenants per value).
@@ -25,7 +25,7 @@ from weather_mmm.weather.climatology import load_climatology  # noqa: E402
 
 
 def main() -> None:
-    risks = [float(r) for r in (sys.argv[1] if len(sys.argv) > 1 else "0,1").split(",")]
+    risks = [float(r) for r in (sys.argv[1] if len(sys.argv) > 1 else "0,1.2816").split(",")]
     clim = load_climatology()  # for valuing plans on the truth
     plans = {r: ([], []) for r in risks}
     with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
