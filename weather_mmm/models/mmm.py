@@ -127,8 +127,8 @@ class MMMSettings:
     extensions: int = 1
     #: A fit whose divergent transitions exceed their bar is sampled again once, from a new warmup, at this target
     #: acceptance (smaller steps: Stan's advice for divergences, "raise adapt_delta"); None: never. Measured on
-    #: petpals_supply with its lift tests: at 0.9, R-hat 1.016 and 0.60 % divergences in the main job; at 0.95,
-    #: R-hat 1.006 and 1 divergence in 2000 draws (134 s beside a running main job, against 72 s alone at 0.9).
+    #: petpals_supply with its lift tests: at 0.9, R-hat 1.016 and 0.60 % divergences in the main job; retried at
+    #: 0.95 in the main job, R-hat 1.010 and 2 divergences in 2000 draws; both runs together took 100 s.
     divergence_retry_accept: float | None = 0.95
     engine: str = "numpyro"
 

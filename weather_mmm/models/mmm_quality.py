@@ -61,7 +61,8 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
                           if signs_calibrated.height else "") + ")") if roas_calibrated.height else ""
     effects, truth = effects.filter(~is_calibrated), truth.filter(~is_calibrated)
     unfitted = sorted(set(truth["tenant"].unique().to_list()) - set(effects["tenant"].unique().to_list()))
-    unfitted_note = f"MISS no fit to score for {', '.join(unfitted)} (the bars are over every simulated tenant)" if unfitted else ""
+    unfitted_note = (f"MISS no fit to score for {', '.join(unfitted)} (the bars are over every simulated tenant)"
+                     if unfitted else "")
     roas = effects.filter(pl.col("kind") == "roas").join(true_roas, on=["tenant", "key"])
     if roas.is_empty():
         return CheckOutcome(not unfitted, "; ".join(["no simulated tenant with an uncalibrated MMM fit: nothing to compare",
@@ -86,7 +87,8 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
                          "tenants recovered" + (f" (wrong: {', '.join(wrong_sign)})" if wrong_sign else "")),
     ]
     table = roas.select("tenant", "key", "mean", "lo90", "hi90", "true", "inside").sort("tenant", "key")
-    description = "; ".join([("" if p else "MISS ") + text for p, text in parts] + list(filter(None, [unfitted_note, calibrated_note])))
+    description = "; ".join([("" if p else "MISS ") + text for p, text in parts]
+                            + list(filter(None, [unfitted_note, calibrated_note])))
     return CheckOutcome(all(p for p, _ in parts) and not unfitted, description, {
         "calibrated_tenants_left_out": calibrated, "tenants_without_fit": unfitted,
         "calibrated_median_roas_error": round(float(calibrated_error), 3) if roas_calibrated.height else None,
