@@ -469,14 +469,13 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     tests = _lift_test_arrays(inputs, len(train))
     t0 = time.perf_counter()
     mcmc, samples, divergences = _sample(settings, args, y, tests)
-    if divergences > DIVERGENT_BAR * samples["decay"][:, :, 0].size and settings.divergence_retry_accept is not None \
+    if _too_divergent(divergences, samples) and settings.divergence_retry_accept is not None \
             and settings.divergence_retry_accept > settings.target_accept:
         settings = dataclasses.replace(settings, target_accept=settings.divergence_retry_accept)
         mcmc, samples, divergences = _sample(settings, args, y, tests)
     blocks = [samples]
     # more draws cannot bring the share of divergent transitions under its bar: extend only fits that can pass
-    while len(blocks) <= settings.extensions and not converged(samples) and \
-            divergences <= DIVERGENT_BAR * samples["decay"][:, :, 0].size:
+    while len(blocks) <= settings.extensions and not converged(samples) and not _too_divergent(divergences, samples):
         mcmc.post_warmup_state = mcmc.last_state
         mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=y, tests=tests, extra_fields=("diverging",))
         blocks.append({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()})
@@ -484,6 +483,11 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
         samples = {k: np.concatenate([b[k] for b in blocks], axis=1) for k in blocks[0]}
     elapsed = time.perf_counter() - t0  # samples are numpy arrays: the device work is done
     return MMMFit(inputs, samples, settings, elapsed, divergences)
+
+
+def _too_divergent(divergences: int, samples: dict) -> bool:
+    """More divergent transitions than the convergence bar allows for these draws ([chains, draws, ...])."""
+    return divergences > DIVERGENT_BAR * samples["decay"][:, :, 0].size
 
 
 def _sample(settings: MMMSettings, args: tuple, y, tests) -> tuple[MCMC, dict, int]:
