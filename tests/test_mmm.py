@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import OPEN_METEO_DIR
-from weather_mmm.models import mmm
+from weather_mmm.models import mmm, mmm_quality
 from weather_mmm.simulation.catalog import get_profile
 from weather_mmm.simulation.simulate import simulate_tenant
 from weather_mmm.weather.climatology import load_climatology
@@ -104,14 +104,37 @@ def test_a_fit_that_has_not_converged_samples_one_more_block_from_where_it_stopp
     inputs, _ = prepared
     fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=60, draws=30, chains=2, extensions=1))
     assert fit.samples["roas_prior_scale"].shape == (2, 60, 3)  # 30 draws cannot converge: 30 more were added
-    assert not mmm.converged(fit.samples) and mmm.diagnostics(fit)["draws"] == 120
+    assert not mmm.converged(fit) and mmm.diagnostics(fit)["draws"] == 120
     # the second block continues the first chain (no new warmup): no jump back to the initial point
     first, second = fit.samples["intercept"][:, 29], fit.samples["intercept"][:, 30]
     assert np.abs(second - first).max() < 1.0
-    rng = np.random.default_rng(0)
-    mixed = {"roas_prior_scale": rng.normal(size=(2, 1000, 3)), "gamma": rng.normal(size=(2, 1000, 4))}
+
+
+def _draws_around(fit: mmm.MMMFit, sticky: tuple = (), seed: int = 0) -> mmm.MMMFit:
+    """``fit`` with 2 x 1000 draws of every site around its first draw, 1 % noise: independent draws, or for the
+    ``sticky`` sites AR(1) draws with autocorrelation 0.95 (an ESS of about 2000 x 0.05 / 1.95 = 51)."""
+    rng = np.random.default_rng(seed)
+    samples = {}
+    for k, v in fit.samples.items():
+        z = rng.normal(size=(2, 1000) + v.shape[2:])
+        if k in sticky:
+            for t in range(1, 1000):
+                z[:, t] = 0.95 * z[:, t - 1] + np.sqrt(1 - 0.95 ** 2) * z[:, t]
+        samples[k] = v[:1, :1] * (1 + 0.01 * z)
+    return mmm.MMMFit(fit.inputs, samples, fit.settings, 0.0, 0)
+
+
+def test_convergence_is_judged_on_r_hat_and_on_the_ess_of_the_checked_effects(prepared):
+    inputs, _ = prepared
+    fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=20, draws=10, chains=2, extensions=0))
+    mixed = _draws_around(fit)
     assert mmm.converged(mixed)
-    assert not mmm.converged({**mixed, "gamma": mixed["gamma"] + np.array([0.0, 0.3])[:, None, None]})  # chains apart
+    apart = {**mixed.samples, "intercept_tenant": mixed.samples["intercept_tenant"] + np.array([0.0, 0.3])[:, None]}
+    assert not mmm.converged(dataclasses.replace(mixed, samples=apart))  # chains apart: R-hat
+    # ``beta`` is derived (left out of R-hat), but every channel's ROAS follows it: ROAS ESS under the bar
+    sticky = _draws_around(fit, sticky=("beta",))
+    assert mmm.diagnostics(sticky)["max_rhat"] <= mmm_quality.RHAT_BAR
+    assert min(mmm.effects(sticky)["ess"].values()) < mmm_quality.ESS_BAR and not mmm.converged(sticky)
 
 
 def test_a_fit_with_too_many_divergences_is_sampled_again_at_a_higher_target_acceptance(prepared):
