@@ -1,10 +1,13 @@
 """Benchmark: our MMM against LightweightMMM on the same data, and both on an independent simulator.
 
 Run: ``.venv/bin/python bench/engines.py [--tenant pageturner_books] [--seeds 5] [--warmup 500 --draws 1000]``
+(``WEATHER_MMM_JAX_CACHE=$(mktemp -d)`` before it times both engines with cold compilation).
 
 1. One single-geo, 730-day, 3-channel simulated tenant, fitted by both engines with the full model the main
-   job uses. Printed side by side: wall time (JAX compilation included), ESS per second of the ROAS draws
-   (the slowest channel), max R-hat, and ROAS error against the ground truth.
+   job uses. Printed side by side: wall time (JAX compilation included, or loaded from the persistent
+   compilation cache when an earlier run compiled the same shapes), ESS per second of the ROAS draws (the slowest
+   channel), max R-hat, ROAS error against the ground truth, and whether the fit meets the convergence bars
+   of ``mmm_converged`` (R-hat, ESS of ROAS and weather share, divergences).
 2. ``pysimmmulator`` (PyPI; an independent simulator that reports each channel's true ROI, so true ROAS =
    ROI + 1), ``--seeds`` datasets of 730 days with 3 impression-bought channels whose conversion rates,
    adstock and saturation are drawn per seed. Its revenue has no weather effect; we attach Chicago's real
@@ -27,7 +30,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weather_mmm.models import mmm  # noqa: E402
+from weather_mmm.models import mmm, mmm_quality  # noqa: E402
 from weather_mmm.settings import PROJECT_ROOT  # noqa: E402
 from weather_mmm.simulation.catalog import get_profile  # noqa: E402
 from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS  # noqa: E402
@@ -95,7 +98,9 @@ def score(inputs: mmm.MMMInputs, settings: mmm.MMMSettings, truth: dict) -> dict
     e, d = mmm.effects(fit), mmm.diagnostics(fit)
     roas = e["roas"]
     errors = {c: abs(roas[c]["mean"] / truth[c] - 1) for c in CHANNELS}
+    misses = mmm_quality.convergence_misses(d["max_rhat"], min(e["ess"].values()), d["divergent_share"])
     return {"seconds": d["fit_seconds"], "rhat": d["max_rhat"], "divergences": d["divergences"],
+            "bars": "converged" if not misses else "; ".join(misses),
             "ess_s": min(e["ess"][f"roas_{c}"] for c in CHANNELS) / d["fit_seconds"], "roas": roas, "errors": errors,
             "covered": {c: roas[c]["lo90"] <= truth[c] <= roas[c]["hi90"] for c in CHANNELS},
             "weather_share": e["weather_share"]["mean"], "r2": mmm.holdout_scores(fit)["r2"]}
@@ -126,7 +131,7 @@ def main() -> None:
         s = score(inputs, settings, truth)
         cells = "  ".join(f"{s['roas'][c]['mean']:5.2f} vs {truth[c]:4.2f} ({s['errors'][c]:4.0%})" for c in CHANNELS)
         print(f"{name:16s} {s['seconds']:7.1f} {s['ess_s']:6.1f} {s['rhat']:6.3f} {s['divergences']:4d} {s['r2']:6.3f}  "
-              f"{cells}  {np.median(list(s['errors'].values())):.0%}", flush=True)
+              f"{cells}  {np.median(list(s['errors'].values())):.0%}  ({s['bars']})", flush=True)
 
     print(f"\n2. pysimmmulator, {args.seeds} datasets x 3 channels, real {PSM_CITY} weather with no effect on sales")
     results = {name: [] for name in engines}
@@ -139,14 +144,15 @@ def main() -> None:
             cells = "  ".join(f"{c} {s['roas'][c]['mean']:.2f} [{s['roas'][c]['lo90']:.2f}, {s['roas'][c]['hi90']:.2f}] "
                               f"vs {true_roas[c]:.2f}" for c in CHANNELS)
             print(f"  seed {seed} {name:16s} {s['seconds']:5.1f} s, R-hat {s['rhat']:.3f}, weather share "
-                  f"{s['weather_share']:+.3f}: {cells}", flush=True)
+                  f"{s['weather_share']:+.3f}: {cells} ({s['bars']})", flush=True)
     for name, runs in results.items():
         errors = [e for s in runs for e in s["errors"].values()]
         covered = [v for s in runs for v in s["covered"].values()]
         share = max(abs(s["weather_share"]) for s in runs)
         print(f"{name:16s} median ROAS error {np.median(errors):.0%}, mean {np.mean(errors):.0%}; 90 % intervals cover "
               f"{np.mean(covered):.0%} of {len(covered)} channels ({'PASS' if np.mean(covered) >= 0.8 else 'FAIL'} "
-              f"against 80 %); largest |weather share| {share:.3f} (true 0)")
+              f"against 80 %); largest |weather share| {share:.3f} (true 0); {sum(s['bars'] == 'converged' for s in runs)} "
+              f"of {len(runs)} fits meet the convergence bars; median {np.median([s['seconds'] for s in runs]):.1f} s a fit")
 
 
 if __name__ == "__main__":
