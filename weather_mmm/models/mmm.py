@@ -726,7 +726,8 @@ def converged(fit: MMMFit) -> bool:
     ``mmm_converged`` checks: each channel's ROAS and the weather share (:func:`effects`; bars:
     :mod:`weather_mmm.models.mmm_quality`). Measured on the 13 main-job fits (3189969) that took a second block
     when a proxy, the ESS of the weather coefficients ``gamma``, stood in for the weather share's: 6 of them
-    already met these bars after the first block, which costs 0.4 to 2.6 s to score against 20 to 50 s a block."""
+    already met these bars after the first block (scoring it takes 0.4 to 2.6 s; their second blocks had
+    taken 11 to 40 s)."""
     return _rhat_ess(fit.samples)[0] <= RHAT_BAR and min(effects(fit)["ess"].values()) >= ESS_BAR
 
 
