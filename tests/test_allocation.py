@@ -179,6 +179,8 @@ def test_true_plans_on_a_simulated_tenant(weather):
     more = current.copy()
     more[:, 0] *= 1.2
     assert truth.incremental(more) > truth.incremental(current) > 0
+    by_channel = truth.incremental_by_channel(more) - truth.incremental_by_channel(current)
+    assert by_channel[0] > 0 and by_channel[1:] == pytest.approx([0.0, 0.0], abs=1e-9)  # only Meta's spend moved
     bounds = np.column_stack([current[0] * 0.7, current[0] * 1.3])
     best = truth.optimal(bounds, float(current.sum()), current)
     assert best.sum() == pytest.approx(current.sum(), rel=1e-6)

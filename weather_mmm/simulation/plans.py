@@ -46,17 +46,22 @@ class TruePlans:
         self._profile = profile
         self._zero = self._revenue(np.zeros((self.H, len(self.channels))))
 
-    def _revenue(self, plan: np.ndarray) -> float:
-        total = 0.0
+    def _revenue(self, plan: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(self.channels))
         for g, ch, spend, share in self._cells:
             s = spend.copy()
-            s[self.h0:self.h0 + self.H] = plan[:, self.channels.index(ch.channel)] * share
-            total += float(media_revenue(self._profile, g, ch, s)[self.h0:].sum())
+            j = self.channels.index(ch.channel)
+            s[self.h0:self.h0 + self.H] = plan[:, j] * share
+            total[j] += float(media_revenue(self._profile, g, ch, s)[self.h0:].sum())
         return total
+
+    def incremental_by_channel(self, plan: np.ndarray) -> np.ndarray:
+        """[C] USD: each channel's true incremental revenue under ``plan`` ([H, C] USD/day)."""
+        return self._revenue(np.asarray(plan, dtype=float)) - self._zero
 
     def incremental(self, plan: np.ndarray) -> float:
         """True incremental revenue (USD) of ``plan`` ([H, C] USD/day)."""
-        return self._revenue(np.asarray(plan, dtype=float)) - self._zero
+        return float(self.incremental_by_channel(plan).sum())
 
     def optimal(self, bounds: np.ndarray, budget: float, start: np.ndarray) -> np.ndarray:
         """The plan maximising true incremental revenue with total ``budget`` and per-channel daily

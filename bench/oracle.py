@@ -1,0 +1,164 @@
+"""Benchmark: what an oracle that knows every true curve reaches on the simulated data, against the bars of
+``mmm_recovers_the_truth`` (ROAS error) and ``allocation_beats_current_in_truth`` (capture).
+
+Run: ``WEATHER_MMM_WEATHER_SEEDS=../shared/data/weather/open_meteo .venv/bin/python bench/oracle.py``
+(about 5 s; about 1 min more for the plans when ``storage/`` holds a main job's allocations, whose horizons,
+bounds and budgets it reuses).
+
+The oracle is told everything the MMM has to learn except four numbers per tenant: each channel's true media
+revenue per geo and day (true adstock, Hill saturation and weather amplification, from
+``simulation.truth.media_revenue``) and the true baseline-times-weather revenue. It fits only a scale
+``theta`` per channel and one for the baseline, by weighted least squares on the MMM's training days
+(``validation.time_split``), with weights for noise that grows with the level (two steps: 1 / expected
+revenue, then each geo's residual variance). Its ROAS is ``theta`` times the true ROAS, so its relative ROAS
+error is ``|theta - 1|``: the noise's doing alone. A real model also has to estimate the curves, the
+calendar and the weather, and can only do worse, bar luck. The Bayesian oracle adds the MMM's prior on ROAS
+(``mmm.ROAS_PRIOR``) to the oracle's likelihood (Normal in theta, on a grid) and reports the posterior mean.
+
+Its plans: the true curves scaled by the oracle's thetas, optimised (SciPy SLSQP) within the stored plan's
+bounds and budget, on the mean lift and on the mean minus ``optimize.DEFAULT_RISK_AVERSION`` standard deviations
+(the thetas' covariance), then valued on the truth as the check values ours.
+"""
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from weather_mmm.allocation import quality  # noqa: E402
+from weather_mmm.allocation.optimize import DEFAULT_RISK_AVERSION  # noqa: E402
+from weather_mmm.models.mmm import ROAS_PRIOR  # noqa: E402
+from weather_mmm.models.mmm_quality import ROAS_ERROR_BAR  # noqa: E402
+from weather_mmm.models.validation import time_split  # noqa: E402
+from weather_mmm.settings import CALENDAR_START, PROJECT_ROOT, warehouse_path  # noqa: E402
+from weather_mmm.simulation.catalog import build_catalog  # noqa: E402
+from weather_mmm.simulation.plans import TruePlans  # noqa: E402
+from weather_mmm.simulation.simulate import demand_process, simulate_tenant  # noqa: E402
+from weather_mmm.simulation.truth import media_revenue  # noqa: E402
+from weather_mmm.weather.climatology import load_climatology  # noqa: E402
+from weather_mmm.weather.sources import load_weather_daily  # noqa: E402
+
+END = dt.date(2024, 12, 31)
+
+
+def oracle_theta(revenue: np.ndarray, columns: np.ndarray, expected: np.ndarray, geo: np.ndarray) -> tuple:
+    """Weighted least squares of revenue [N] on columns [N, K] (USD/day), noise sd proportional to
+    ``expected`` [N] with a variance per ``geo`` [N] label; returns (theta [K], covariance [K, K], the relative
+    residual's standard deviation)."""
+    w = 1.0 / expected
+    for _ in range(2):
+        theta, *_ = np.linalg.lstsq(columns * w[:, None], revenue * w, rcond=None)
+        resid = (revenue - columns @ theta) / expected
+        sd = {g: resid[geo == g].std() for g in np.unique(geo)}
+        w = 1.0 / (expected * np.array([sd[g] for g in geo]))
+    xw = columns * w[:, None]
+    return theta, np.linalg.inv(xw.T @ xw), float(resid.std())  # weighted residuals have unit variance
+
+
+def posterior_mean_roas(theta: float, se: float, true_roas: float) -> float:
+    """Posterior mean ROAS under the MMM's prior on ROAS and the oracle's Normal likelihood for theta."""
+    roas = np.exp(np.linspace(np.log(0.02), np.log(50.0), 4000))
+    log_post = (-0.5 * ((np.log(roas) - ROAS_PRIOR[0]) / ROAS_PRIOR[1]) ** 2 - np.log(roas)  # log-normal density
+                - 0.5 * ((roas / true_roas - theta) / se) ** 2)
+    weights = np.exp(log_post - log_post.max()) * roas  # the grid is uniform in log ROAS
+    return float((weights * roas).sum() / weights.sum())
+
+
+def oracle_plan(truth: TruePlans, theta: np.ndarray, cov: np.ndarray, current: np.ndarray, bounds: np.ndarray,
+                budget: float, risk: float) -> np.ndarray:
+    """[H, C] USD/day maximising the oracle's mean lift over ``current`` minus ``risk`` standard deviations,
+    within daily ``bounds`` [C, 2] and spending ``budget``; ``current`` when nothing beats it."""
+    scale = np.maximum(bounds[:, 1], 1.0)
+    at_current = truth.incremental_by_channel(current)
+    norm = abs(theta @ at_current) or 1.0
+
+    def objective(u):
+        d = truth.incremental_by_channel(u.reshape(truth.H, -1) * scale) - at_current
+        return -(theta @ d - risk * np.sqrt(max(d @ cov @ d, 0.0))) / norm
+
+    start = current * budget / current.sum()
+    result = minimize(objective, (start / scale).ravel(), method="SLSQP",
+                      bounds=[(lo / s, hi / s) for _ in range(truth.H) for (lo, hi), s in zip(bounds, scale)],
+                      constraints=[{"type": "eq", "fun": lambda u: ((u.reshape(truth.H, -1) * scale).sum() - budget) / budget}],
+                      options={"maxiter": 300, "ftol": 1e-10})
+    plan = np.clip(result.x.reshape(truth.H, -1) * scale, bounds[:, 0], bounds[:, 1])
+    return plan if objective((plan / scale).ravel()) < objective((current / scale).ravel()) else current
+
+
+def main() -> None:
+    seeds = os.environ.get("WEATHER_MMM_WEATHER_SEEDS", str(PROJECT_ROOT.parent / "shared/data/weather/open_meteo"))
+    weather = load_weather_daily(CALENDAR_START, END, mode="seeds", seeds_dir=Path(seeds), calendar_end=END).frame
+    clim = load_climatology()
+    prior_median = float(np.exp(ROAS_PRIOR[0]))
+    stored = None
+    if warehouse_path().exists():
+        with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
+            if conn.execute("select count(*) from information_schema.tables where table_name = 'budget_allocation'").fetchone()[0]:
+                stored = tuple(pl.from_arrow(conn.execute(f"select * from main.{t}").to_arrow_table())
+                               for t in ("budget_allocation", "allocation_summary"))
+    rows, plan_values = [], {0.0: [], DEFAULT_RISK_AVERSION: []}
+    for profile in build_catalog():
+        sim = simulate_tenant(profile, weather, clim, END)
+        dates, T, _, _, per_geo, _ = demand_process(profile, weather, clim, END)
+        n = len(dates)
+        train = time_split(n).train
+        cols, ys, exp, labels = [], [], [], []
+        for geo, g in per_geo.items():
+            media = [media_revenue(profile, g, ch, np.concatenate([g["spend"][ch.channel], np.zeros(T - n)]))[:n]
+                     for ch in profile.channels]
+            expected = (sim.contributions.filter(pl.col("geo") == geo).group_by("date").agg(pl.col("revenue").sum())
+                        .sort("date")["revenue"].to_numpy())
+            cols.append(np.column_stack([expected - sum(media), *media])[train])
+            ys.append(sim.sales.filter(pl.col("geo") == geo).sort("date")["revenue"].to_numpy()[train])
+            exp.append(expected[train])
+            labels += [geo] * len(train)
+        theta, cov, noise = oracle_theta(np.concatenate(ys), np.vstack(cols), np.concatenate(exp), np.array(labels))
+        theta, cov = theta[1:], cov[1:, 1:]
+        se = np.sqrt(np.diag(cov))
+        truth = sim.parameters.filter(pl.col("parameter") == "true_roas")
+        true_roas = dict(zip(truth["key"], truth["value"]))
+        for j, ch in enumerate(profile.channels):
+            r = true_roas[ch.channel]
+            rows.append({"tenant": profile.tenant, "calibrated": sim.experiments.height > 0, "noise": noise,
+                         "channel": ch.channel, "true_roas": r, "theta": theta[j], "se": se[j],
+                         "prior_error": abs(prior_median / r - 1), "oracle_error": abs(theta[j] - 1),
+                         "bayes_oracle_error": abs(posterior_mean_roas(theta[j], se[j], r) / r - 1)})
+        if stored is None or profile.tenant not in stored[0]["tenant"]:
+            continue
+        plans, summary = (t.filter(pl.col("tenant") == profile.tenant) for t in stored)
+        channels = [ch.channel for ch in profile.channels]
+        current = plans.pivot(on="channel", index="date", values="current_spend").sort("date").select(channels).to_numpy()
+        budget = float(plans["recommended_spend"].sum())
+        bounds = np.array([summary.filter(pl.col("channel") == c).select("min_daily", "max_daily").row(0) for c in channels])
+        plans_truth = TruePlans(profile, weather, clim, END, sorted(plans["date"].unique().to_list()))
+        optimal = plans_truth.optimal(bounds, budget, current * budget / current.sum())
+        for risk, values in plan_values.items():
+            plan = oracle_plan(plans_truth, theta, cov, current, bounds, budget, risk)
+            values.append({"tenant": profile.tenant, "current": plans_truth.incremental(current),
+                           "recommended": plans_truth.incremental(plan), "optimal": plans_truth.incremental(optimal)})
+    table = pl.DataFrame(rows)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN", float_precision=3):
+        print(table)
+    for label, part in (("tenants the check scores (no lift test)", table.filter(~pl.col("calibrated"))), ("all", table)):
+        med = {c: float(part[c].median()) for c in ("prior_error", "oracle_error", "bayes_oracle_error", "se")}
+        print(f"{label}, {part.height} tenant-channels: median relative SE of the oracle {med['se']:.0%}; "
+              f"median ROAS error: prior alone {med['prior_error']:.0%}, oracle {med['oracle_error']:.0%}, "
+              f"Bayesian oracle {med['bayes_oracle_error']:.0%}; the check's bar "
+              f"{min(ROAS_ERROR_BAR, med['prior_error'] / 2):.1%} (20 % and half the prior's)")
+    for risk, values in plan_values.items():
+        if values:
+            outcome = quality.truth_outcome(pl.DataFrame(values))
+            print(f"oracle plans at risk aversion {risk}: {outcome.summary} "
+                  f"(captured share {outcome.metadata['captured_share']:.3f})")
+
+
+if __name__ == "__main__":
+    main()
