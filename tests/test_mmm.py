@@ -129,7 +129,7 @@ def test_convergence_is_judged_on_r_hat_and_on_the_ess_of_the_checked_effects(pr
     fit = mmm.fit_mmm(inputs, mmm.MMMSettings(warmup=20, draws=10, chains=2, extensions=0))
     mixed = _draws_around(fit)
     assert mmm.converged(mixed)
-    apart = {**mixed.samples, "intercept_tenant": mixed.samples["intercept_tenant"] + np.array([0.0, 0.3])[:, None]}
+    apart = {**mixed.samples, "level_tenant": mixed.samples["level_tenant"] + np.array([0.0, 0.3])[:, None]}
     assert not mmm.converged(dataclasses.replace(mixed, samples=apart))  # chains apart: R-hat
     # ``beta`` is derived (left out of R-hat), but every channel's ROAS follows it: ROAS ESS under the bar
     sticky = _draws_around(fit, sticky=("beta",))
