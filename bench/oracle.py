@@ -15,9 +15,9 @@ error is ``|theta - 1|``: the noise's doing alone. A real model also has to esti
 calendar and the weather, and can only do worse, bar luck. The Bayesian oracle adds the MMM's prior on ROAS
 (``mmm.ROAS_PRIOR``) to the oracle's likelihood (Normal in theta, on a grid) and reports the posterior mean.
 
-Its plans: the true curves scaled by the oracle's thetas, optimised (SciPy SLSQP) within the stored plan's
-bounds and budget, on the mean lift and on the mean minus ``optimize.DEFAULT_RISK_AVERSION`` standard deviations
-(the thetas' covariance), then valued on the truth as the check values ours.
+Its plans: the true curves scaled by the oracle's thetas, optimised by ``TruePlans.optimal`` within the stored
+plan's bounds and budget, on the mean lift and on the mean minus ``optimize.DEFAULT_RISK_AVERSION`` standard
+deviations (the thetas' covariance), then valued on the truth as the check values ours.
 """
 
 import datetime as dt
@@ -28,7 +28,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -71,25 +70,16 @@ def posterior_mean_roas(theta: float, se: float, true_roas: float) -> float:
     return float((weights * roas).sum() / weights.sum())
 
 
-def oracle_plan(truth: TruePlans, theta: np.ndarray, cov: np.ndarray, current: np.ndarray, bounds: np.ndarray,
-                budget: float, risk: float) -> np.ndarray:
-    """[H, C] USD/day maximising the oracle's mean lift over ``current`` minus ``risk`` standard deviations,
-    within daily ``bounds`` [C, 2] and spending ``budget``; ``current`` when nothing beats it."""
-    scale = np.maximum(bounds[:, 1], 1.0)
+def oracle_value(truth: TruePlans, theta: np.ndarray, cov: np.ndarray, current: np.ndarray, risk: float):
+    """What the oracle maximises over plans [H, C]: its mean incremental revenue (the true curves scaled by
+    ``theta``) minus ``risk`` standard deviations of the lift over ``current`` (``theta``'s covariance)."""
     at_current = truth.incremental_by_channel(current)
-    norm = abs(theta @ at_current) or 1.0
 
-    def objective(u):
-        d = truth.incremental_by_channel(u.reshape(truth.H, -1) * scale) - at_current
-        return -(theta @ d - risk * np.sqrt(max(d @ cov @ d, 0.0))) / norm
-
-    start = current * budget / current.sum()
-    result = minimize(objective, (start / scale).ravel(), method="SLSQP",
-                      bounds=[(lo / s, hi / s) for _ in range(truth.H) for (lo, hi), s in zip(bounds, scale)],
-                      constraints=[{"type": "eq", "fun": lambda u: ((u.reshape(truth.H, -1) * scale).sum() - budget) / budget}],
-                      options={"maxiter": 300, "ftol": 1e-10})
-    plan = np.clip(result.x.reshape(truth.H, -1) * scale, bounds[:, 0], bounds[:, 1])
-    return plan if objective((plan / scale).ravel()) < objective((current / scale).ravel()) else current
+    def value(plan: np.ndarray) -> float:
+        by_channel = truth.incremental_by_channel(plan)
+        lift = by_channel - at_current
+        return float(theta @ by_channel - risk * np.sqrt(max(lift @ cov @ lift, 0.0)))
+    return value
 
 
 def main() -> None:
@@ -140,7 +130,8 @@ def main() -> None:
         plans_truth = TruePlans(profile, weather, clim, END, sorted(plans["date"].unique().to_list()))
         optimal = plans_truth.optimal(bounds, budget, current * budget / current.sum())
         for risk, values in plan_values.items():
-            plan = oracle_plan(plans_truth, theta, cov, current, bounds, budget, risk)
+            plan = plans_truth.optimal(bounds, budget, current * budget / current.sum(),
+                                       oracle_value(plans_truth, theta, cov, current, risk))
             values.append({"tenant": profile.tenant, "current": plans_truth.incremental(current),
                            "recommended": plans_truth.incremental(plan), "optimal": plans_truth.incremental(optimal)})
     table = pl.DataFrame(rows)

@@ -6,7 +6,8 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
     mu(g, t) = C(t) * (exp(a_g) * W_g(t) + sum_c beta_gc * hill_c(adstock_c(g, t)) * W_g(t) ** alpha_c)
 
 * geos share the calendar, the shape of every curve (adstock, Hill saturation relative to the geo's own mean
-  spend, weather responses) and the weather amplification; each geo has its own baseline and noise, and its own ROAS drawn around the channel's: ``roas_gc = roas_c * exp(tau * z_gc)``, ``z ~ N(0, 1)``,
+  spend, weather responses) and the weather amplification; each geo has its own baseline and noise, and its
+  own ROAS drawn around the channel's: ``roas_gc = roas_c * exp(tau * z_gc)``, ``z ~ N(0, 1)``,
   ``tau ~ HalfNormal(0.2)`` (non-centred partial pooling). Measured by fitting simulated expected revenue
   (no noise, 400 + 400 draws): fitted on tenant totals, the sum of saturating curves of geos with different spend and
   weather biased ROAS by 17 % (median, 3 multi-geo tenants; Meta 4.96 against a true 0.58 on streamly_media);
@@ -15,9 +16,10 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
 * the baseline is what media leaves of the geo's level of demand: ``a_g = l_g - m_g``, with ``l_g = l + d_g``
   (``l ~ N(0, 0.3)``, ``d_g ~ N(0, 0.2)``, near 0 because each geo's revenue is over its own mean) the log of
   baseline plus media revenue per training day, and ``m_g = sum_c roas_gc * spend_gc / days / exp(l_g)`` the
-  channels' share of it (``log(1 - m_g)`` to first order, without its pole at ``m_g = 1``); ``a_g ~ N(-0.3, 0.5)`` stays as a prior on the baseline. The data pin the level, so
-  more media and less baseline lie along the ROAS axes instead of on a ridge between ROAS and an intercept
-  that NUTS has to cross with short steps. Measured (``mmm-7`` sampled ``a_g`` directly; 500 + 1000 draws,
+  channels' share of it (``log(1 - m_g)`` to first order, without its pole at ``m_g = 1``);
+  ``a_g ~ N(-0.3, 0.5)`` stays as a prior on the baseline. The data pin the level, so more media and less
+  baseline lie along the ROAS axes instead of on a ridge between ROAS and an intercept that NUTS has to cross
+  with short steps. Measured (``mmm-7`` sampled ``a_g`` directly; 500 + 1000 draws,
   2 chains): pageturner_books 31-34 leapfrog steps per draw against 109-116; mainstreet_general R-hat 1.003 in
   62 s against 1.453 in 105 s; the main job's 23 fits took 21.9 min against 25.1, and their median ROAS error
   fell from 40 % to 30 %. The prior's own ROAS, sampled with no data, keeps medians of 1.91-1.99 (stated: 2) on

@@ -63,14 +63,16 @@ class TruePlans:
         """True incremental revenue (USD) of ``plan`` ([H, C] USD/day)."""
         return float(self.incremental_by_channel(plan).sum())
 
-    def optimal(self, bounds: np.ndarray, budget: float, start: np.ndarray) -> np.ndarray:
-        """The plan maximising true incremental revenue with total ``budget`` and per-channel daily
-        ``bounds`` [C, 2] (SciPy SLSQP from ``start``; never worse than ``start``)."""
+    def optimal(self, bounds: np.ndarray, budget: float, start: np.ndarray, value=None) -> np.ndarray:
+        """The plan maximising ``value`` (a function of a plan [H, C] USD/day; default the true incremental
+        revenue, :meth:`incremental`) with total ``budget`` and per-channel daily ``bounds`` [C, 2] (SciPy
+        SLSQP from ``start``; never worse than ``start``)."""
+        value = value or self.incremental
         scale = np.maximum(bounds[:, 1], 1.0)
-        norm = abs(self.incremental(start)) or 1.0
+        norm = abs(value(start)) or 1.0
 
         def objective(u):
-            return -self.incremental(u.reshape(self.H, -1) * scale) / norm
+            return -value(u.reshape(self.H, -1) * scale) / norm
 
         cons = [{"type": "eq", "fun": lambda u: ((u.reshape(self.H, -1) * scale).sum() - budget) / budget,
                  "jac": lambda u: np.tile(scale, self.H) / budget}]
@@ -78,6 +80,6 @@ class TruePlans:
         result = minimize(objective, (start / scale).ravel(), method="SLSQP", bounds=u_bounds, constraints=cons,
                           options={"maxiter": 300, "ftol": 1e-10})
         plan = np.clip(result.x.reshape(self.H, -1) * scale, bounds[:, 0], bounds[:, 1])
-        if abs(plan.sum() - budget) > 1e-3 * max(budget, 1.0) or self.incremental(plan) < self.incremental(start):
+        if abs(plan.sum() - budget) > 1e-3 * max(budget, 1.0) or value(plan) < value(start):
             return start
         return plan
