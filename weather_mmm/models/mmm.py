@@ -24,7 +24,9 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
   62 s against 1.453 in 105 s; the main job's 23 fits took 21.9 min against 25.1, and their median ROAS error
   fell from 40 % to 30 %. The prior's own ROAS, sampled with no data, keeps medians of 1.91-1.99 (stated: 2) on
   4 tenants, so that gain is not a moved prior. On pysimmmulator data 1 fit of 5 met the convergence bars
-  against 2 (``bench/engines.py``);
+  against 2 (``bench/engines.py``). Tried on pageturner_books: the exact ``log(exp(l_g) - media)``, floored by
+  a softplus, diverged near the floor (8 to 14 divergences); without the prior on ``a_g`` the chains wandered
+  where media is nearly all the demand (7 divergences, R-hat 1.019);
 * the calendar ``C(t) = exp(controls(t) . b)`` scales all demand, media-driven included (weekdays, seasons
   and holidays shape when people buy, whatever brought them). Measured: with the calendar on the baseline
   only, a large media term that shrank the baseline also widened the posterior of the ~40 calendar
