@@ -26,7 +26,7 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
   4 tenants, so that gain is not a moved prior. On pysimmmulator data 1 fit of 5 met the convergence bars
   against 2 (``bench/engines.py``). Tried on pageturner_books: the exact ``log(exp(l_g) - media)``, floored by
   a softplus, diverged near the floor (8 to 14 divergences); without the prior on ``a_g`` the chains wandered
-  where media is nearly all the demand (7 divergences, R-hat 1.019);
+  where media is nearly all the demand (7 divergences; 6 at target acceptance 0.95);
 * the calendar ``C(t) = exp(controls(t) . b)`` scales all demand, media-driven included (weekdays, seasons
   and holidays shape when people buy, whatever brought them). Measured: with the calendar on the baseline
   only, a large media term that shrank the baseline also widened the posterior of the ~40 calendar
