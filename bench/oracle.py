@@ -2,18 +2,13 @@
 ``mmm_recovers_the_truth`` (ROAS error) and ``allocation_beats_current_in_truth`` (capture).
 
 Run: ``WEATHER_MMM_WEATHER_SEEDS=../shared/data/weather/open_meteo .venv/bin/python bench/oracle.py``
-(about 5 s; about 1 min more for the plans when ``storage/`` holds a main job's allocations, whose horizons,
+(about 5 s; about 30 s more for the plans when ``storage/`` holds a main job's allocations, whose horizons,
 bounds and budgets it reuses).
 
-The oracle is told everything the MMM has to learn except four numbers per tenant: each channel's true media
-revenue per geo and day (true adstock, Hill saturation and weather amplification, from
-``simulation.truth.media_revenue``) and the true baseline-times-weather revenue. It fits only a scale
-``theta`` per channel and one for the baseline, by weighted least squares on the MMM's training days
-(``validation.time_split``), with weights for noise that grows with the level (two steps: 1 / expected
-revenue, then each geo's residual variance). Its ROAS is ``theta`` times the true ROAS, so its relative ROAS
-error is ``|theta - 1|``: the noise's doing alone. A real model also has to estimate the curves, the
-calendar and the weather, and can only do worse, bar luck. The Bayesian oracle adds the MMM's prior on ROAS
-(``mmm.ROAS_PRIOR``) to the oracle's likelihood (Normal in theta, on a grid) and reports the posterior mean.
+The oracle (``weather_mmm.simulation.oracle``) knows every true curve and fits only one scale ``theta`` per
+channel and one for the baseline, so its ROAS error ``|theta - 1|`` is the simulation's noise's doing alone.
+The Bayesian oracle adds the MMM's prior on ROAS (``mmm.ROAS_PRIOR``) to the oracle's likelihood (Normal in
+theta, on a grid) and reports the posterior mean, as the MMM does.
 
 Its plans: the true curves scaled by the oracle's thetas, optimised by ``TruePlans.optimal`` within the stored
 plan's bounds and budget, on the mean lift and on the mean minus ``optimize.DEFAULT_RISK_AVERSION`` standard
@@ -35,30 +30,15 @@ from weather_mmm.allocation import quality  # noqa: E402
 from weather_mmm.allocation.optimize import DEFAULT_RISK_AVERSION  # noqa: E402
 from weather_mmm.models.mmm import ROAS_PRIOR  # noqa: E402
 from weather_mmm.models.mmm_quality import ROAS_ERROR_BAR  # noqa: E402
-from weather_mmm.models.validation import time_split  # noqa: E402
 from weather_mmm.settings import CALENDAR_START, PROJECT_ROOT, warehouse_path  # noqa: E402
 from weather_mmm.simulation.catalog import build_catalog  # noqa: E402
 from weather_mmm.simulation.plans import TruePlans  # noqa: E402
-from weather_mmm.simulation.simulate import demand_process, simulate_tenant  # noqa: E402
-from weather_mmm.simulation.truth import media_revenue  # noqa: E402
+from weather_mmm.simulation.oracle import oracle_scales  # noqa: E402
+from weather_mmm.simulation.simulate import simulate_tenant  # noqa: E402
 from weather_mmm.weather.climatology import load_climatology  # noqa: E402
 from weather_mmm.weather.sources import load_weather_daily  # noqa: E402
 
 END = dt.date(2024, 12, 31)
-
-
-def oracle_theta(revenue: np.ndarray, columns: np.ndarray, expected: np.ndarray, geo: np.ndarray) -> tuple:
-    """Weighted least squares of revenue [N] on columns [N, K] (USD/day), noise sd proportional to
-    ``expected`` [N] with a variance per ``geo`` [N] label; returns (theta [K], covariance [K, K], the relative
-    residual's standard deviation)."""
-    w = 1.0 / expected
-    for _ in range(2):
-        theta, *_ = np.linalg.lstsq(columns * w[:, None], revenue * w, rcond=None)
-        resid = (revenue - columns @ theta) / expected
-        sd = {g: resid[geo == g].std() for g in np.unique(geo)}
-        w = 1.0 / (expected * np.array([sd[g] for g in geo]))
-    xw = columns * w[:, None]
-    return theta, np.linalg.inv(xw.T @ xw), float(resid.std())  # weighted residuals have unit variance
 
 
 def posterior_mean_roas(theta: float, se: float, true_roas: float) -> float:
@@ -95,28 +75,14 @@ def main() -> None:
                                for t in ("budget_allocation", "allocation_summary"))
     rows, plan_values = [], {0.0: [], DEFAULT_RISK_AVERSION: []}
     for profile in build_catalog():
+        scales = oracle_scales(profile, weather, clim, END)
         sim = simulate_tenant(profile, weather, clim, END)
-        dates, T, _, _, per_geo, _ = demand_process(profile, weather, clim, END)
-        n = len(dates)
-        train = time_split(n).train
-        cols, ys, exp, labels = [], [], [], []
-        for geo, g in per_geo.items():
-            media = [media_revenue(profile, g, ch, np.concatenate([g["spend"][ch.channel], np.zeros(T - n)]))[:n]
-                     for ch in profile.channels]
-            expected = (sim.contributions.filter(pl.col("geo") == geo).group_by("date").agg(pl.col("revenue").sum())
-                        .sort("date")["revenue"].to_numpy())
-            cols.append(np.column_stack([expected - sum(media), *media])[train])
-            ys.append(sim.sales.filter(pl.col("geo") == geo).sort("date")["revenue"].to_numpy()[train])
-            exp.append(expected[train])
-            labels += [geo] * len(train)
-        theta, cov, noise = oracle_theta(np.concatenate(ys), np.vstack(cols), np.concatenate(exp), np.array(labels))
-        theta, cov = theta[1:], cov[1:, 1:]
-        se = np.sqrt(np.diag(cov))
+        theta, cov, se = scales.theta, scales.cov, np.sqrt(np.diag(scales.cov))
         truth = sim.parameters.filter(pl.col("parameter") == "true_roas")
         true_roas = dict(zip(truth["key"], truth["value"]))
         for j, ch in enumerate(profile.channels):
             r = true_roas[ch.channel]
-            rows.append({"tenant": profile.tenant, "calibrated": sim.experiments.height > 0, "noise": noise,
+            rows.append({"tenant": profile.tenant, "calibrated": sim.experiments.height > 0, "noise": scales.noise,
                          "channel": ch.channel, "true_roas": r, "theta": theta[j], "se": se[j],
                          "prior_error": abs(prior_median / r - 1), "oracle_error": abs(theta[j] - 1),
                          "bayes_oracle_error": abs(posterior_mean_roas(theta[j], se[j], r) / r - 1)})

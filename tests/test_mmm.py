@@ -390,6 +390,11 @@ def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
     assert ("1 tenant(s) calibrated with lift tests, left out (calibrated; their median ROAS error 50%, "
             "weather-effect signs right for 1 of 1)") in outcome.summary
     assert outcome.passed and outcome.metadata["tenants_without_fit"] == []
+    # the oracle's error is reported over the same (uncalibrated) tenant-channels as the fits'
+    oracle = pl.DataFrame({"tenant": ["plain", "calibrated"], "key": ["meta", "meta"], "oracle_error": [0.3, 0.9]})
+    with_oracle = recovery(effects, truth, {"plain": "high", "calibrated": "high"}, oracle)
+    assert with_oracle.metadata["oracle_median_roas_error"] == pytest.approx(0.3)
+    assert "an oracle that knows every true curve: 30%" in with_oracle.summary and with_oracle.passed
     # a simulated tenant whose fit is missing is named as such, not scored as a wrong sign, and fails the check
     unfit = truth.filter(pl.col("tenant") == "plain").with_columns(tenant=pl.lit("unfit"))
     outcome = recovery(effects, pl.concat([truth, unfit]), {"plain": "high", "calibrated": "high", "unfit": "high"})

@@ -150,3 +150,22 @@ def test_a_quarter_of_tenants_ran_a_lift_test_whose_readout_scatters_around_the_
     z = [(s.experiments["lift"][0] - s.parameters.filter(pl.col("parameter") == "true_lift")["value"][0]) / s.experiments["lift_se"][0]
          for s in tested.values()]
     assert max(abs(v) for v in z) < 3.5
+
+
+def test_the_oracle_fits_known_scales_within_their_standard_errors(weather):
+    import numpy as np
+
+    from weather_mmm.simulation.oracle import oracle_errors, weighted_scales
+
+    rng = np.random.default_rng(0)
+    columns = rng.uniform(50, 150, (600, 2))
+    expected = columns @ [1.0, 2.0]
+    geo = np.repeat(["a", "b"], 300)
+    noisy = expected * np.exp(rng.normal(0, np.where(geo == "a", 0.1, 0.3)) - np.where(geo == "a", 0.005, 0.045))
+    theta, cov, noise = weighted_scales(noisy, columns, expected, geo)
+    assert np.all(np.abs(theta - [1.0, 2.0]) < 3 * np.sqrt(np.diag(cov))) and 0.15 < noise < 0.3
+    frame = oracle_errors(["layerup_apparel", "stormready_supply", "an_imported_shop"], weather, CLIM)
+    assert sorted(frame["tenant"].unique()) == ["layerup_apparel", "stormready_supply"] and frame.height == 6
+    assert ((frame["theta"] - 1) / frame["se"]).abs().max() < 3  # the true scale is 1
+    # Meta carries most of layerup_apparel's media revenue: even noisy sales pin its scale to about 7 %
+    assert frame.filter(pl.col("tenant") == "layerup_apparel", pl.col("key") == "meta")["se"][0] < 0.1

@@ -44,11 +44,14 @@ def convergence(diagnostics: pl.DataFrame, effects: pl.DataFrame) -> CheckOutcom
                         + (f"; not: {'; '.join(misses)}" if misses else ""), {"per_tenant": figures})
 
 
-def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) -> CheckOutcome:
+def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str], oracle: pl.DataFrame | None = None
+             ) -> CheckOutcome:
     """ROAS coverage and error, weather share and the signs of the weather effects, against
     ``tenant_ground_truth`` (simulated tenants only), on fits without lift-test calibration, as the bars are
     stated. Calibrated fits (tenants with ``lift_test`` rows) are left out of every bar; their ROAS error and
-    weather-effect signs are reported beside them."""
+    weather-effect signs are reported beside them. ``oracle``: tenant, key (channel), oracle_error
+    (:meth:`weather_mmm.simulation.oracle.OracleScales.frame`); its median over the same tenant-channels is
+    reported beside the ROAS error: what the simulation's noise leaves to a model that knows every curve."""
     true_roas = truth.filter(pl.col("parameter") == "true_roas").select("tenant", key="key", true=pl.col("value"))
     calibrated = sorted(effects.filter(pl.col("kind") == "lift_test")["tenant"].unique().to_list())
     roas_calibrated = effects.filter(pl.col("kind") == "roas", pl.col("tenant").is_in(calibrated)).join(true_roas, on=["tenant", "key"])
@@ -72,6 +75,8 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
                              prior_error=((pl.col("prior") - pl.col("true")) / pl.col("true")).abs())
     coverage = float(roas["inside"].mean())
     error, prior_error = float(roas["error"].median()), float(roas["prior_error"].median())
+    oracle_error = (float(roas.join(oracle.select("tenant", "key", "oracle_error"), on=["tenant", "key"])["oracle_error"].median())
+                    if oracle is not None and oracle.height else None)
     true_share = truth.filter(pl.col("parameter") == "weather_share").select("tenant", true=pl.col("value"))
     share = effects.filter(pl.col("kind") == "weather_share").join(true_share, on="tenant").with_columns(
         off_pp=(pl.col("mean") - pl.col("true")).abs())
@@ -81,7 +86,8 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
     parts = [
         (coverage >= COVERAGE_BAR, f"true ROAS inside the 90% interval for {coverage:.0%} of {roas.height} tenant-channels (bar 80%)"),
         (error <= ROAS_ERROR_BAR and error <= prior_error / 2,
-         f"median ROAS error {error:.0%} (bar 20% and at most half the prior's {prior_error:.0%})"),
+         f"median ROAS error {error:.0%} (bar 20% and at most half the prior's {prior_error:.0%}"
+         + (f"; an oracle that knows every true curve: {oracle_error:.0%}" if oracle_error is not None else "") + ")"),
         (within >= SHARE_TENANTS_BAR, f"weather share within 2 pp for {within:.0%} of {share.height} tenants (bar 80%)"),
         (not wrong_sign, f"sign of {signs.height - len(wrong_sign)} of {signs.height} true weather effects of extreme/high "
                          "tenants recovered" + (f" (wrong: {', '.join(wrong_sign)})" if wrong_sign else "")),
@@ -93,6 +99,7 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str]) 
         "calibrated_tenants_left_out": calibrated, "tenants_without_fit": unfitted,
         "calibrated_median_roas_error": round(float(calibrated_error), 3) if roas_calibrated.height else None,
         "roas_coverage": round(coverage, 3), "median_roas_error": round(error, 3), "prior_median_roas_error": round(prior_error, 3),
+        "oracle_median_roas_error": round(oracle_error, 3) if oracle_error is not None else None,
         "weather_share_within_2pp": round(within, 3),
         "roas": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in table.iter_rows(named=True)],
         "weather_share": {t: {"estimate": round(m, 4), "true": round(tr, 4)} for t, m, tr in share.select("tenant", "mean", "true").iter_rows()},
