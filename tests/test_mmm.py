@@ -131,6 +131,11 @@ def test_convergence_is_judged_on_r_hat_and_on_the_ess_of_the_checked_effects(pr
     assert mmm.converged(mixed)
     apart = {**mixed.samples, "level_tenant": mixed.samples["level_tenant"] + np.array([0.0, 0.3])[:, None]}
     assert not mmm.converged(dataclasses.replace(mixed, samples=apart))  # chains apart: R-hat
+    # effects are computed once per fit (judging convergence computes them), never carried to other draws
+    assert mmm.effects(mixed) is mmm.effects(mixed)
+    channel = mixed.inputs.channels[0]
+    doubled = dataclasses.replace(mixed, samples={**mixed.samples, "beta": mixed.samples["beta"] * 2})
+    assert mmm.effects(doubled)["roas"][channel]["mean"] == pytest.approx(2 * mmm.effects(mixed)["roas"][channel]["mean"])
     # ``beta`` is derived (left out of R-hat), but every channel's ROAS follows it: ROAS ESS under the bar
     sticky = _draws_around(fit, sticky=("beta",))
     assert mmm.diagnostics(sticky)["max_rhat"] <= mmm_quality.RHAT_BAR

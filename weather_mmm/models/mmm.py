@@ -74,7 +74,7 @@ import dataclasses
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
@@ -452,6 +452,8 @@ class MMMFit:
     settings: MMMSettings
     fit_seconds: float
     divergences: int
+    #: :func:`effects` of these draws, once computed (judging convergence computes them; the asset reuses them).
+    _effects: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def flat(self) -> dict:
         return {k: v.reshape((-1,) + v.shape[2:]) for k, v in self.samples.items()}
@@ -489,16 +491,17 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
         settings = dataclasses.replace(settings, target_accept=settings.divergence_retry_accept)
         mcmc, samples, divergences = _sample(settings, args, y, tests)
     blocks = [samples]
+    fit = MMMFit(inputs, samples, settings, 0.0, divergences)
     # more draws cannot bring the share of divergent transitions under its bar: extend only fits that can pass
-    while len(blocks) <= settings.extensions and not _too_divergent(divergences, samples) \
-            and not converged(MMMFit(inputs, samples, settings, 0.0, divergences)):
+    while len(blocks) <= settings.extensions and not _too_divergent(divergences, samples) and not converged(fit):
         mcmc.post_warmup_state = mcmc.last_state
         mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=y, tests=tests, extra_fields=("diverging",))
         blocks.append({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()})
         divergences += int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         samples = {k: np.concatenate([b[k] for b in blocks], axis=1) for k in blocks[0]}
-    elapsed = time.perf_counter() - t0  # samples are numpy arrays: the device work is done
-    return MMMFit(inputs, samples, settings, elapsed, divergences)
+        fit = MMMFit(inputs, samples, settings, 0.0, divergences)
+    fit.fit_seconds = time.perf_counter() - t0  # samples are numpy arrays: the device work is done
+    return fit
 
 
 def _too_divergent(divergences: int, samples: dict) -> bool:
@@ -567,6 +570,12 @@ def effects(fit: MMMFit) -> dict:
     test's measured lift over its spend; empty when not calibrated), ``ess`` (bulk
     ESS of each channel's ROAS and of the weather share) and ``roas_prior`` (the prior's median ROAS).
     """
+    if fit._effects is None:
+        fit._effects = _effects(fit)
+    return fit._effects
+
+
+def _effects(fit: MMMFit) -> dict:
     x, draws, chains = fit.inputs, fit.flat(), fit.settings.chains
     n_days = len(x.dates)
 
