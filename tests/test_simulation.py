@@ -169,3 +169,24 @@ def test_the_oracle_fits_known_scales_within_their_standard_errors(weather):
     assert ((frame["theta"] - 1) / frame["se"]).abs().max() < 3  # the true scale is 1
     # Meta carries most of layerup_apparel's media revenue: even noisy sales pin its scale to about 7 %
     assert frame.filter(pl.col("tenant") == "layerup_apparel", pl.col("key") == "meta")["se"][0] < 0.1
+
+
+def test_the_oracle_plans_as_the_allocator_and_the_check_reports_its_capture(weather):
+    from weather_mmm.allocation.quality import true_plan_values, truth_outcome
+
+    dates, current = [END - dt.timedelta(days=6 - k) for k in range(7)], {"meta": 300.0, "google": 150.0, "email": 60.0}
+    plans = pl.DataFrame([{"tenant": "stormready_supply", "date": d, "channel": c, "current_spend": v, "recommended_spend": v}
+                          for d in dates for c, v in current.items()])
+    summary = pl.DataFrame([{"tenant": "stormready_supply", "channel": c, "min_daily": 0.7 * v, "max_daily": 1.3 * v}
+                            for c, v in current.items()])
+    at_mean, risk_averse = (true_plan_values(plans, summary, weather, CLIM, oracle_risk_aversion=r).row(0, named=True)
+                            for r in (0.0, 1.2816))
+    assert at_mean["recommended"] == at_mean["current"] and at_mean["optimal"] > 1.02 * at_mean["current"]
+    # knowing the curves, the oracle's plan is near the optimum; paying for risk, it moves less
+    assert at_mean["optimal"] + 1e-6 >= at_mean["oracle"] > risk_averse["oracle"] > at_mean["current"]
+    share = (at_mean["oracle"] - at_mean["current"]) / (at_mean["optimal"] - at_mean["current"])
+    assert share > 0.9
+    outcome = truth_outcome(pl.DataFrame([at_mean]))
+    assert not outcome.passed and "captures 0% of the truly optimal uplift" in outcome.summary
+    assert f"planning at the same risk aversion: {share:.0%})" in outcome.summary
+    assert outcome.metadata["oracle_captured_share"] == round(share, 3)

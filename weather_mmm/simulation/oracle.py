@@ -20,6 +20,7 @@ import polars as pl
 
 from weather_mmm.models.validation import time_split
 from weather_mmm.simulation.catalog import TenantProfile, get_profile, simulated_tenants
+from weather_mmm.simulation.plans import TruePlans
 from weather_mmm.simulation.simulate import demand_process
 from weather_mmm.simulation.truth import decompose_and_score, media_revenue
 from weather_mmm.weather.climatology import CityClimatology
@@ -39,6 +40,18 @@ class OracleScales:
         """One row per channel: tenant, key (channel), theta, se, oracle_error (``|theta - 1|``)."""
         return pl.DataFrame({"tenant": tenant, "key": self.channels, "theta": self.theta,
                              "se": np.sqrt(np.diag(self.cov)), "oracle_error": np.abs(self.theta - 1.0)})
+
+    def plan_value(self, truth: TruePlans, current: np.ndarray, risk_aversion: float):
+        """What the oracle maximises over plans [H, C] (USD/day) when it plans, as the allocator does
+        (:mod:`weather_mmm.allocation.optimize`): its mean incremental revenue (USD; the true curves scaled by
+        ``theta``) minus ``risk_aversion`` standard deviations of the lift over ``current`` (from ``cov``)."""
+        at_current = truth.incremental_by_channel(current)
+
+        def value(plan: np.ndarray) -> float:
+            by_channel = truth.incremental_by_channel(plan)
+            lift = by_channel - at_current
+            return float(self.theta @ by_channel - risk_aversion * np.sqrt(max(lift @ self.cov @ lift, 0.0)))
+        return value
 
 
 def weighted_scales(revenue: np.ndarray, columns: np.ndarray, expected: np.ndarray, geo: np.ndarray) -> tuple:
