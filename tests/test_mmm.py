@@ -153,6 +153,23 @@ def test_a_fit_with_too_many_divergences_is_sampled_again_at_a_higher_target_acc
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory mappings (Linux)")
+def test_nuts_adapts_one_dense_mass_matrix_block_for_the_correlated_sites(prepared):
+    inputs, _ = prepared
+    args, y, tests = mmm._training_arrays(inputs)
+    short = mmm.MMMSettings(warmup=30, draws=5, chains=1, extensions=0)
+    mcmc, samples, _ = mmm._sample(short, args, y, tests)
+    blocks = mcmc.last_state.adapt_state.inverse_mass_matrix
+    size = sum(int(np.prod(samples[site].shape[2:])) for site in mmm.DENSE_BLOCK)
+    # the calendar terms, each weather signal's effect and scale, the level, each channel's ROAS and amplification
+    assert size == inputs.controls.shape[1] + 2 * len(mmm.WEATHER_SIGNALS) + 1 + 2 * len(inputs.channels) == 47
+    assert blocks[mmm.DENSE_BLOCK].shape == (size, size)
+    dense = np.asarray(blocks[mmm.DENSE_BLOCK])
+    assert np.abs(dense - np.diag(np.diag(dense))).max() > 0  # adapted off the diagonal: covariances, not variances
+    assert all(np.ndim(m) == 1 for key, m in blocks.items() if key != mmm.DENSE_BLOCK)  # the other sites: diagonal
+    mcmc, _, _ = mmm._sample(dataclasses.replace(short, dense_block=False), args, y, tests)
+    assert all(np.ndim(m) == 1 for m in mcmc.last_state.adapt_state.inverse_mass_matrix.values())
+
+
 def test_fits_in_one_process_do_not_pile_up_compiled_code(prepared):
     """The main job fits every tenant in one process. Each fit's compiled executables kept about 2,200 memory
     mappings until the process reached the kernel's limit (vm.max_map_count, 65,530) and aborted."""

@@ -115,6 +115,16 @@ ROAS_PRIOR = (np.log(2.0), 0.6)
 ROAS_GEO_SD = 0.2  # HalfNormal scale of the geos' log-ROAS spread around the channel's
 INTERVAL = (5.0, 95.0)
 REVENUE_SHIFT = 0.05  # share of a geo's mean revenue added before the log: a geo-day may sell nothing
+#: Sites whose posteriors lie along ridges a diagonal mass matrix crosses in short steps: the calendar ``b`` and the
+#: weather terms (a hot summer and the yearly Fourier terms explain the same days), and the level against ROAS and
+#: weather amplification. NUTS adapts one dense mass-matrix block for them during warmup (NumPyro's ``dense_mass``
+#: as a list of site tuples; Stan's "dense_e" metric on a block). Measured through :func:`fit_mmm` (500 + 1000
+#: draws, 2 chains, one extension and the divergence retry): 7 of 8 fits met the convergence bars against 3 of 8
+#: with a diagonal matrix: pysimmmulator seeds 0-4 (``bench/engines.py`` data) 4 of 5 against 1 (seed 3: max R-hat
+#: 1.003 against 1.159; seed 4 missed on ESS, 232), pageturner_books 1.005 against 1.018 (8.1 s of sampling),
+#: learnly_courses and streamly_media converged either way. The whole matrix dense (about 60 parameters, 70 with
+#: geos) diverged more (17 to 69 divergences in 2000 draws on pysimmmulator seeds 1-2 and pageturner_books).
+DENSE_BLOCK = ("b", "gamma", "weather_scale", "level_tenant", "roas_prior_scale", "alpha")
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,8 @@ class MMMSettings:
     #: petpals_supply with its lift tests: at 0.9, R-hat 1.016 and 0.60 % divergences in the main job; retried at
     #: 0.95 in the main job, R-hat 1.010 and 2 divergences in 2000 draws; both runs together took 100 s.
     divergence_retry_accept: float | None = 0.95
+    #: Adapt one dense block of the mass matrix for :data:`DENSE_BLOCK` (the rest stays diagonal); False: all diagonal.
+    dense_block: bool = True
     engine: str = "numpyro"
 
     def __post_init__(self):
@@ -478,12 +490,7 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     # (vm.max_map_count; "LLVM ERROR: Unable to allocate section memory"). Dropping the previous tenants'
     # executables keeps it near 4,000; this fit's kernel loads from the persistent compilation cache.
     jax.clear_caches()
-    train = inputs.train
-    lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[train]
-    y = jnp.asarray(inputs.revenue[train] / inputs.revenue_scale)
-    spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale[:, None]).sum(0))
-    args = (lagged, jnp.asarray(inputs.controls[train]), jnp.asarray(inputs.weather[train]), spend_sum)
-    tests = _lift_test_arrays(inputs, len(train))
+    args, y, tests = _training_arrays(inputs)
     t0 = time.perf_counter()
     mcmc, samples, divergences = _sample(settings, args, y, tests)
     if _too_divergent(divergences, samples) and settings.divergence_retry_accept is not None \
@@ -504,6 +511,16 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     return fit
 
 
+def _training_arrays(inputs: MMMInputs) -> tuple[tuple, jnp.ndarray, dict | None]:
+    """:func:`_model`'s arguments on the training days: (lagged, controls, weather, train_spend_sum), y, tests."""
+    train = inputs.train
+    lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[train]
+    y = jnp.asarray(inputs.revenue[train] / inputs.revenue_scale)
+    spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale[:, None]).sum(0))
+    args = (lagged, jnp.asarray(inputs.controls[train]), jnp.asarray(inputs.weather[train]), spend_sum)
+    return args, y, _lift_test_arrays(inputs, len(train))
+
+
 def _too_divergent(divergences: int, samples: dict) -> bool:
     """More divergent transitions than the convergence bar allows for these draws ([chains, draws, ...])."""
     return divergences > DIVERGENT_BAR * samples["decay"][:, :, 0].size
@@ -514,7 +531,7 @@ def _sample(settings: MMMSettings, args: tuple, y, tests) -> tuple[MCMC, dict, i
     divergent transitions)."""
     method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
     mcmc = MCMC(NUTS(_model, target_accept_prob=settings.target_accept, init_strategy=init_to_median,
-                     max_tree_depth=settings.max_tree_depth),
+                     max_tree_depth=settings.max_tree_depth, dense_mass=[DENSE_BLOCK] if settings.dense_block else False),
                 num_warmup=settings.warmup, num_samples=settings.draws, num_chains=settings.chains, chain_method=method,
                 progress_bar=False)
     mcmc.run(jax.random.PRNGKey(settings.seed), *args, y=y, tests=tests, extra_fields=("diverging",))
