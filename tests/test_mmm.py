@@ -152,7 +152,6 @@ def test_a_fit_with_too_many_divergences_is_sampled_again_at_a_higher_target_acc
     assert retried.divergences < plain.divergences / 2
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory mappings (Linux)")
 def test_nuts_adapts_one_dense_mass_matrix_block_for_the_correlated_sites(prepared):
     inputs, _ = prepared
     args, y, tests = mmm._training_arrays(inputs)
@@ -170,6 +169,7 @@ def test_nuts_adapts_one_dense_mass_matrix_block_for_the_correlated_sites(prepar
     assert all(np.ndim(m) == 1 for m in mcmc.last_state.adapt_state.inverse_mass_matrix.values())
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory mappings (Linux)")
 def test_fits_in_one_process_do_not_pile_up_compiled_code(prepared):
     """The main job fits every tenant in one process. Each fit's compiled executables kept about 2,200 memory
     mappings until the process reached the kernel's limit (vm.max_map_count, 65,530) and aborted."""
