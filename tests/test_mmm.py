@@ -155,18 +155,18 @@ def test_a_fit_with_too_many_divergences_is_sampled_again_at_a_higher_target_acc
 def test_nuts_adapts_one_dense_mass_matrix_block_for_the_correlated_sites(prepared):
     inputs, _ = prepared
     args, y, tests = mmm._training_arrays(inputs)
-    short = mmm.MMMSettings(warmup=30, draws=5, chains=1, extensions=0)
+    short = mmm.MMMSettings(warmup=20, draws=10, chains=2, extensions=0)  # as another test: its kernel is cached
     mcmc, samples, _ = mmm._sample(short, args, y, tests)
-    blocks = mcmc.last_state.adapt_state.inverse_mass_matrix
+    blocks = mcmc.last_state.adapt_state.inverse_mass_matrix  # site tuple -> [chains, ...]
     size = sum(int(np.prod(samples[site].shape[2:])) for site in mmm.DENSE_BLOCK)
     # the calendar terms, each weather signal's effect and scale, the level, each channel's ROAS and amplification
     assert size == inputs.controls.shape[1] + 2 * len(mmm.WEATHER_SIGNALS) + 1 + 2 * len(inputs.channels) == 47
-    assert blocks[mmm.DENSE_BLOCK].shape == (size, size)
-    dense = np.asarray(blocks[mmm.DENSE_BLOCK])
+    assert blocks[mmm.DENSE_BLOCK].shape == (2, size, size)
+    dense = np.asarray(blocks[mmm.DENSE_BLOCK][0])
     assert np.abs(dense - np.diag(np.diag(dense))).max() > 0  # adapted off the diagonal: covariances, not variances
-    assert all(np.ndim(m) == 1 for key, m in blocks.items() if key != mmm.DENSE_BLOCK)  # the other sites: diagonal
+    assert all(m.ndim == 2 for key, m in blocks.items() if key != mmm.DENSE_BLOCK)  # the other sites: diagonal
     mcmc, _, _ = mmm._sample(dataclasses.replace(short, dense_block=False), args, y, tests)
-    assert all(np.ndim(m) == 1 for m in mcmc.last_state.adapt_state.inverse_mass_matrix.values())
+    assert all(m.ndim == 2 for m in mcmc.last_state.adapt_state.inverse_mass_matrix.values())
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory mappings (Linux)")
