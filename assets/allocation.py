@@ -34,8 +34,9 @@ from weather_mmm.weather.forecast import api_forecast, read_forecast_file, simul
 
 
 def risk_aversion() -> float:
-    """``WEATHER_MMM_RISK_AVERSION`` (default ``optimize.DEFAULT_RISK_AVERSION``): posterior standard deviations
-    of the lift over the current allocation subtracted from its mean in the objective (0: the posterior mean)."""
+    """``WEATHER_MMM_RISK_AVERSION`` (default ``optimize.DEFAULT_RISK_AVERSION``): how many posterior standard
+    deviations above zero the posterior-mean plan's lift over the current allocation must be for it to stand;
+    otherwise they are subtracted from the mean in the objective (``optimize.allocate``; 0: the posterior mean)."""
     return float(os.environ.get("WEATHER_MMM_RISK_AVERSION", DEFAULT_RISK_AVERSION))
 
 

@@ -79,8 +79,8 @@ def true_plan_values(plans: pl.DataFrame, summary: pl.DataFrame, weather: pl.Dat
     (USD) of its current, recommended and truly optimal plan (same bounds and budget), on the weather that
     happened (``weather_daily`` rows up to the calendar's end). Columns: tenant, current, recommended, optimal;
     with ``oracle_risk_aversion``, also oracle: the plan of an oracle that knows every true curve up to one
-    scale per channel (:mod:`weather_mmm.simulation.oracle`), optimised at that risk aversion as the allocator
-    is (about 1 s a tenant)."""
+    scale per channel (:mod:`weather_mmm.simulation.oracle`), chosen at that risk aversion as the allocator
+    chooses (about 1-2 s a tenant)."""
     end, rows = weather["date"].max(), []
     for tenant in sorted(plans["tenant"].unique()):
         p = plans.filter(pl.col("tenant") == tenant)
@@ -99,8 +99,7 @@ def true_plan_values(plans: pl.DataFrame, summary: pl.DataFrame, weather: pl.Dat
                "optimal": truth.incremental(truth.optimal(bounds, budget, start))}
         if oracle_risk_aversion is not None:
             scales = oracle_scales(profile, weather, climatology, end)
-            row["oracle"] = truth.incremental(truth.optimal(bounds, budget, start,
-                                                            scales.plan_value(truth, current, oracle_risk_aversion)))
+            row["oracle"] = truth.incremental(scales.plan(truth, bounds, budget, start, current, oracle_risk_aversion))
         rows.append(row)
     columns = ["tenant", "current", "recommended", "optimal"] + (["oracle"] if oracle_risk_aversion is not None else [])
     return pl.DataFrame(rows, schema={c: pl.Utf8 if c == "tenant" else pl.Float64 for c in columns})

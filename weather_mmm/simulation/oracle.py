@@ -41,17 +41,30 @@ class OracleScales:
         return pl.DataFrame({"tenant": tenant, "key": self.channels, "theta": self.theta,
                              "se": np.sqrt(np.diag(self.cov)), "oracle_error": np.abs(self.theta - 1.0)})
 
-    def plan_value(self, truth: TruePlans, current: np.ndarray, risk_aversion: float):
-        """What the oracle maximises over plans [H, C] (USD/day) when it plans, as the allocator does
-        (:mod:`weather_mmm.allocation.optimize`): its mean incremental revenue (USD; the true curves scaled by
-        ``theta``) minus ``risk_aversion`` standard deviations of the lift over ``current`` (from ``cov``)."""
+    def plan(self, truth: TruePlans, bounds: np.ndarray, budget: float, start: np.ndarray, current: np.ndarray,
+             risk_aversion: float) -> np.ndarray:
+        """The oracle's plan [H, C] (USD/day) within ``bounds`` [C, 2] and ``budget`` (:meth:`TruePlans.optimal`),
+        chosen as the allocator chooses (:func:`weather_mmm.allocation.optimize.allocate`): the plan with the
+        highest mean incremental revenue (USD; the true curves scaled by ``theta``) when its mean lift over
+        ``current`` is at least ``risk_aversion`` standard deviations (from ``cov``), otherwise the plan with the
+        highest mean minus ``risk_aversion`` standard deviations of that lift."""
         at_current = truth.incremental_by_channel(current)
 
-        def value(plan: np.ndarray) -> float:
+        def mean_and_sd(plan: np.ndarray) -> tuple[float, float, float]:
+            """(mean incremental revenue, mean lift, sd of the lift), USD."""
             by_channel = truth.incremental_by_channel(plan)
             lift = by_channel - at_current
-            return float(self.theta @ by_channel - risk_aversion * np.sqrt(max(lift @ self.cov @ lift, 0.0)))
-        return value
+            return float(self.theta @ by_channel), float(self.theta @ lift), float(np.sqrt(max(lift @ self.cov @ lift, 0.0)))
+
+        def value(risk: float):
+            def of(plan: np.ndarray) -> float:
+                mean, _, sd = mean_and_sd(plan)
+                return mean - risk * sd
+            return of
+
+        best = truth.optimal(bounds, budget, start, value(0.0))
+        _, lift, sd = mean_and_sd(best)
+        return best if lift >= risk_aversion * sd else truth.optimal(bounds, budget, start, value(risk_aversion))
 
 
 def weighted_scales(revenue: np.ndarray, columns: np.ndarray, expected: np.ndarray, geo: np.ndarray) -> tuple:
