@@ -12,8 +12,9 @@ theta, on a grid) and reports the posterior mean, as the MMM does.
 
 Its plans (``allocation.quality.true_plan_values`` with ``oracle_risk_aversion``, as the check
 ``allocation_beats_current_in_truth`` makes them at the allocator's risk aversion): the true curves scaled by the
-oracle's thetas, optimised within the stored plan's bounds and budget on the mean lift and on the mean minus
-``optimize.DEFAULT_RISK_AVERSION`` standard deviations (the thetas' covariance), then valued on the truth.
+oracle's thetas, optimised within the stored plan's bounds and budget on the mean lift (risk aversion 0) and as
+the allocator chooses at ``optimize.DEFAULT_RISK_AVERSION`` (the mean plan if its lift is that many standard
+deviations, from the thetas' covariance, above zero; else the mean minus that many), then valued on the truth.
 """
 
 import datetime as dt

@@ -50,7 +50,7 @@ class OracleScales:
         highest mean minus ``risk_aversion`` standard deviations of that lift."""
         at_current = truth.incremental_by_channel(current)
 
-        def mean_and_sd(plan: np.ndarray) -> tuple[float, float, float]:
+        def estimates(plan: np.ndarray) -> tuple[float, float, float]:
             """(mean incremental revenue, mean lift, sd of the lift), USD."""
             by_channel = truth.incremental_by_channel(plan)
             lift = by_channel - at_current
@@ -58,12 +58,12 @@ class OracleScales:
 
         def value(risk: float):
             def of(plan: np.ndarray) -> float:
-                mean, _, sd = mean_and_sd(plan)
+                mean, _, sd = estimates(plan)
                 return mean - risk * sd
             return of
 
         best = truth.optimal(bounds, budget, start, value(0.0))
-        _, lift, sd = mean_and_sd(best)
+        _, lift, sd = estimates(best)
         return best if lift >= risk_aversion * sd else truth.optimal(bounds, budget, start, value(risk_aversion))
 
 
