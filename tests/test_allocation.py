@@ -92,7 +92,9 @@ def test_the_posterior_mean_plan_stands_when_it_surely_beats_the_current_allocat
     fit = unsure_social((0.2, 3.0))  # search saturates so early that moving into social pays in every draw
     plan, lift = mean_plan_lift(fit)
     assert lift.mean() > 1.2816 * lift.std() > 0
-    assert np.array_equal(allocate(fit, HISTORY, NORMAL, DATES).recommended, plan)
+    chosen = allocate(fit, HISTORY, NORMAL, DATES)
+    assert np.array_equal(chosen.recommended, plan)
+    assert "highest expected revenue beats the current allocation with at least 90% posterior probability" in chosen.explanation
 
 
 def test_an_unsure_posterior_mean_plan_gives_way_to_the_risk_aware_plan():
@@ -105,6 +107,7 @@ def test_an_unsure_posterior_mean_plan_gives_way_to_the_risk_aware_plan():
     assert moved < abs(plan[:, 1].sum() - 7_000.0) / 5  # a fraction of what the mean plan moves
     assert careful.lift["mean"] < lift.mean() and careful.lift["lo90"] > 0
     assert careful.lift["hi90"] - careful.lift["lo90"] < np.subtract(*np.percentile(lift, [95, 5])) / 10
+    assert "with less than 90% posterior probability, so this plan gives up expected lift for certainty" in careful.explanation
 
 
 def test_fixed_channel_and_explicit_bounds_hold_exactly():

@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 import polars as pl
 from scipy.optimize import minimize
+from scipy.stats import norm
 
 from weather_mmm.models.mmm import INTERVAL, MAX_LAG, WEATHER_PARAMS, MMMFit, _lagged, _media, log_weather, recent_calendar
 
@@ -95,6 +96,10 @@ class Allocation:
     margin: float | None = None
     contribution: dict | None = None  # with a margin: m * incremental revenue - spend, USD (mean, lo90, hi90)
     contribution_lift: dict | None = None  # recommended minus current, USD
+    #: How the plan was chosen: "mean" (the posterior-mean plan; it stood) or "risk-adjusted" (it did not), and
+    #: the risk aversion it was judged at.
+    choice: str = "mean"
+    risk_aversion: float = 0.0
 
     def table(self, tenant: str) -> pl.DataFrame:
         """Rows: tenant, date, channel, current_spend, recommended_spend (USD/day), change (share)."""
@@ -345,10 +350,10 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
         lift = np.asarray(model.incremental(jnp.asarray(plan)) - model.incremental(jnp.asarray(keep)), dtype=float)
         return lift if margin is None else margin * lift - (plan.sum() - keep.sum())
 
-    plan = solve(model.mean_and_grad)
+    plan, choice = solve(model.mean_and_grad), "mean"
     lift = gain(plan)
     if risk_aversion and lift.mean() < risk_aversion * lift.std():  # not sure enough to beat the current allocation
-        plan = solve(model.risk_adjusted(keep, risk_aversion))
+        plan, choice = solve(model.risk_adjusted(keep, risk_aversion)), "risk-adjusted"
     inc = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float)
     inc_current = np.asarray(model.incremental(jnp.asarray(keep)), dtype=float)
     if target is not None:
@@ -374,7 +379,8 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
     saturation = dict(zip(channels, model.saturation(plan).tolist()))
     weather_lift = dict(zip(channels, model.weather_multiplier().tolist()))
     allocation = Allocation(dates, channels, current, plan, bounds, budget, _interval(inc), _interval(inc_current),
-                            _interval(inc - inc_current), mroas, mroas_current, weather_lift, saturation, "")
+                            _interval(inc - inc_current), mroas, mroas_current, weather_lift, saturation, "",
+                            choice=choice, risk_aversion=risk_aversion)
     if margin is not None:
         allocation.margin = margin
         allocation.contribution = _interval(margin * inc - plan.sum())
@@ -384,7 +390,8 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
 
 
 def explain(a: Allocation) -> str:
-    """Plain-words reasons: which channel gains and loses, in terms of marginal ROAS, saturation and weather."""
+    """Plain-words reasons: which channel gains and loses, in terms of marginal ROAS, saturation and weather;
+    the expected lift; and whether the plan is the posterior-mean one or gives up lift for certainty."""
     horizon = len(a.dates)
     lines = []
     for j, c in enumerate(a.channels):
@@ -401,6 +408,14 @@ def explain(a: Allocation) -> str:
     lift = a.lift
     lines.append(f"Expected lift over keeping the current allocation: {lift['mean']:+,.0f} USD "
                  f"(90% interval {lift['lo90']:+,.0f} to {lift['hi90']:+,.0f}) on {a.recommended.sum():,.0f} USD of spend.")
+    if a.risk_aversion and not (a.choice == "mean" and np.allclose(a.recommended, a.current)):
+        sure = norm.cdf(a.risk_aversion)  # the normal approximation's probability of beating the current allocation
+        lines.append(f"The plan with the highest expected {'contribution' if a.margin else 'revenue'} "
+                     + (f"beats the current allocation with at least {sure:.0%} posterior probability: it is this plan."
+                        if a.choice == "mean" else
+                        f"would beat the current allocation with less than {sure:.0%} posterior probability, so this plan "
+                        f"gives up expected lift for certainty (it maximises the expected lift minus {a.risk_aversion:.2f} "
+                        "posterior standard deviations)."))
     if a.contribution_lift is not None:
         c = a.contribution_lift
         lines.append(f"At a {a.margin:.0%} contribution margin (break-even ROAS {1 / a.margin:.2f}) the plan changes "
