@@ -130,7 +130,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         "lift_usd": dg.MetadataValue.json({k: round(v) for k, v in plan.lift.items()}),
         "explanation": dg.MetadataValue.md(plan.explanation),
         "plan": dg.MetadataValue.md(markdown_table(per_channel)),
-        "model_version": version["version"], "forecast": source,
+        "model_version": version["version"], "forecast": source, "plan_choice": plan.choice,
         **({"contribution_margin": margin, "contribution_lift_usd": dg.MetadataValue.json(
             {k: round(v) for k, v in plan.contribution_lift.items()})} if margin is not None else {}),
         **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
