@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/allocation.py [0,1.2816]`` after ``./dev main`` (reads ``storage/``; the argument lists
 risk aversions, default 0 and 1.2816). For each simulated tenant with a usable model version it plans the same
 horizon as ``budget_allocation`` (the simulated forecast, the spend of the 28 days before) with each risk
-aversion, then prints what ``allocation_beats_current_in_truth`` would say: the plans' true gain over the
+aversion (0: the posterior-mean plan; above 0, ``optimize.allocate``'s two-step choice), then prints what ``allocation_beats_current_in_truth`` would say: the plans' true gain over the
 current allocation, and the share of the truly optimal uplift they capture (~1 min for 18 tenants per value).
 """
 
