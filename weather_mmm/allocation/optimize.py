@@ -348,17 +348,14 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
             raise InfeasibleAllocation(f"budget {budget:.2f} USD cannot be spent within the channels' bounds")
         return plan
 
-    def gain(plan: np.ndarray) -> np.ndarray:
-        """[S] the plan's lift over the current allocation (USD of revenue, or of contribution with a margin)."""
-        lift = np.asarray(model.incremental(jnp.asarray(plan)) - model.incremental(jnp.asarray(keep)), dtype=float)
-        return lift if margin is None else margin * lift - (plan.sum() - keep.sum())
-
+    inc_current = np.asarray(model.incremental(jnp.asarray(keep)), dtype=float)
     plan, choice = solve(model.mean_and_grad), "mean"
-    lift = gain(plan)
+    lift = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float) - inc_current  # [S] USD
+    if margin is not None:
+        lift = margin * lift - (plan.sum() - keep.sum())  # of contribution
     if risk_aversion and lift.mean() < risk_aversion * lift.std():  # not sure enough to beat the current allocation
         plan, choice = solve(model.risk_adjusted(keep, risk_aversion)), "risk-adjusted"
     inc = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float)
-    inc_current = np.asarray(model.incremental(jnp.asarray(keep)), dtype=float)
     if target is not None:
         if inc.mean() < target * plan.sum() * (1 - 1e-6):
             raise InfeasibleAllocation(f"target ROAS {target:.2f} cannot be reached within the bounds: the best plan "
