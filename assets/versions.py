@@ -31,6 +31,7 @@ TENANT_DATA_CODE = source_version(*_COMMON, "weather_mmm/weather", "weather_mmm/
 FEATURES_CODE = source_version(*_COMMON, "weather_mmm/features", "assets/features.py")
 MODELS_CODE = source_version(*_COMMON, "weather_mmm/features", "weather_mmm/models",
                              "assets/models.py", "assets/mmm.py")
+EVIDENCE_CODE = source_version(*_COMMON, "weather_mmm/causal.py", "assets/causal.py")
 ALLOCATION_CODE = source_version(*_COMMON, "weather_mmm/models", "weather_mmm/allocation", "weather_mmm/weather",
                                  "assets/allocation.py")
 
@@ -68,6 +69,13 @@ def tenant_model_inputs(matrix: pl.DataFrame, data: dict) -> str:
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("WEATHER_MMM_MMM_"))
     return fingerprint(matrix.sort("date"), data["sales"], data["spend"], data["weather"],
                        json.dumps(data["geos"], sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE)
+
+
+def evidence_inputs(tables: dict, forecasts: pl.DataFrame | None) -> str:
+    """Fingerprint of what a tenant's weather evidence reads: its geos' sales, spend and weather
+    (``resources.warehouse.tenant_tables``), its channels and the forecasts its spend was planned on."""
+    return fingerprint(tables["sales"], tables["spend"], tables["weather"], json.dumps(tables["channels"]),
+                       forecasts if forecasts is not None else "no forecasts")
 
 
 def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:

@@ -147,3 +147,14 @@ def tenant_experiments(conn, tenant: str) -> pl.DataFrame:
         return pl.DataFrame(schema=EXPERIMENT_SCHEMA)
     return pl.from_arrow(conn.execute(f"select * from {SCHEMA}.tenant_experiments where tenant = ? order by start, experiment",
                                       [tenant]).to_arrow_table()).cast(EXPERIMENT_SCHEMA)
+
+
+def tenant_forecasts(conn, tenant: str) -> pl.DataFrame | None:
+    """One tenant's ``tenant_forecasts`` rows (the weather forecasts its spend was planned on: date, geo,
+    variable, forecast) by variable, geo and date; ``None`` when the table does not exist yet."""
+    exists = conn.execute("select count(*) from information_schema.tables where table_schema = ? and "
+                          "table_name = 'tenant_forecasts'", [SCHEMA]).fetchone()[0]
+    if not exists:
+        return None
+    return pl.from_arrow(conn.execute(f"select * from {SCHEMA}.tenant_forecasts where tenant = ? order by variable, geo, date",
+                                      [tenant]).to_arrow_table())

@@ -14,12 +14,15 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 
 from assets.allocation import budget_allocation
+from assets.causal import weather_evidence
 from assets.features import tenant_features
 from assets.mmm import mmm_fit
 from assets.models import baseline_fit, model_tables, tenant_matrix
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
-from assets.versions import allocation_inputs, data_version, mmm_inputs, tenant_data_inputs, tenant_model_inputs
+from assets.versions import (allocation_inputs, data_version, evidence_inputs, mmm_inputs, tenant_data_inputs,
+                             tenant_model_inputs)
 from assets.weather import weather_daily
+from resources.warehouse import tenant_forecasts, tenant_tables
 from weather_mmm import settings
 from weather_mmm.models import store
 from weather_mmm.simulation.importer import tenant_margin
@@ -31,9 +34,10 @@ tenant_data_job = dg.define_asset_job(
     "tenant_data_job", selection=dg.AssetSelection.assets(tenant_sales_and_spend, tenant_features).without_checks(),
     description="Sales, spend and features of one tenant over a date range.")
 tenant_model_job = dg.define_asset_job(
-    "tenant_model_job", selection=dg.AssetSelection.assets(tenant_truth, baseline_fit, mmm_fit, budget_allocation).without_checks(),
-    description="Ground truth, models and budget allocation of one tenant.")
-TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit, mmm_fit, budget_allocation)
+    "tenant_model_job",
+    selection=dg.AssetSelection.assets(tenant_truth, baseline_fit, mmm_fit, weather_evidence, budget_allocation).without_checks(),
+    description="Ground truth, models, weather evidence and budget allocation of one tenant.")
+TENANT_ASSETS = (tenant_sales_and_spend, tenant_truth, tenant_features, baseline_fit, mmm_fit, weather_evidence, budget_allocation)
 tenant_checks_job = dg.define_asset_job(
     "tenant_checks_job", selection=dg.AssetSelection.checks_for_assets(*TENANT_ASSETS),
     description="The tenant tables' and models' checks, over every tenant.")
@@ -126,11 +130,11 @@ def data_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str, s
 NO_MODEL_TAG = "weather_mmm/no_model_inputs"
 
 
-def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[str, str]:
-    """(work, tag) for ``tenant``. Work: ``models`` (truth, baselines or MMM stale: refit and reallocate),
-    ``allocation`` (only the allocation is stale), ``none`` (up to date) or ``blocked`` (no usable model
-    version, and a run already failed to allocate from these same inputs: it would fail the same way).
-    Tag: the value of :data:`NO_MODEL_TAG` for the run."""
+def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[str, str, bool]:
+    """(work, tag, evidence) for ``tenant``. Work: ``models`` (truth, baselines or MMM stale: refit and
+    reallocate), ``allocation`` (only the allocation is stale), ``none`` (up to date) or ``blocked`` (no usable
+    model version, and a run already failed to allocate from these same inputs: it would fail the same way).
+    Tag: the value of :data:`NO_MODEL_TAG` for the run. Evidence: whether ``weather_evidence`` is stale."""
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
         matrix, _, _ = tenant_matrix(conn, tenant)
         tables = model_tables(conn, tenant, matrix)
@@ -138,6 +142,8 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
         simulated = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0] == "simulated"
         usable = store.usable_version(conn, tenant)
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
+        evidence = evidence_inputs(tenant_tables(conn, tenant), tenant_forecasts(conn, tenant))
+    evidence_stale = bool(stale_partitions(defs, instance, [weather_evidence.key], [tenant], evidence))
     margin = tenant_margin(settings.imports_dir(), tenant)
     no_model = allocation_inputs(model_inputs, None, margin)
     # an imported tenant's truth run writes only its lift tests (from its tenant.json)
@@ -145,13 +151,13 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     if stale_partitions(defs, instance, truth_keys, [tenant], data_inputs) or \
             stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
             stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"])):
-        return "models", no_model
+        return "models", no_model, evidence_stale
     inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin)
     if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):
-        return "none", no_model
+        return "none", no_model, evidence_stale
     tried = instance.get_runs(filters=dg.RunsFilter(job_name=tenant_model_job.name, statuses=[dg.DagsterRunStatus.FAILURE],
                                                     tags={NO_MODEL_TAG: no_model, "dagster/partition": tenant}), limit=1)
-    return ("blocked" if usable is None and tried else "allocation"), no_model
+    return ("blocked" if usable is None and tried else "allocation"), no_model, evidence_stale
 
 
 def run_tenants(
@@ -166,8 +172,9 @@ def run_tenants(
     force: bool = False,
 ) -> tuple[list[dg.ExecuteInProcessResult], list[str]]:
     """The catalog, then per tenant one run of its stale sales, spend and features over ``start``..``end``
-    and (``models``) one of its truth, models and allocation, or of the allocation alone, when stale (all
-    of them with ``force``); then (``checks``) the table-wide checks once, if any tenant run happened.
+    and (``models``) one of its truth, models, weather evidence and allocation, or of the stale ones of its
+    weather evidence and allocation alone (all of them with ``force``); then (``checks``) the table-wide
+    checks once, if any tenant run happened.
 
     Returns the runs' results and the tenants whose allocation is blocked (no usable model version; it
     failed on the same inputs before, so it is not tried again)."""
@@ -182,13 +189,16 @@ def run_tenants(
             runs.append(execute(defs, "tenant_data_job", instance, tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
             work.append(f"data {span[0]}..{span[1]}")
         if models and all(r.success for r in runs):
-            kind, no_model = model_work(defs, instance, tenant)
+            kind, no_model, evidence = model_work(defs, instance, tenant)
             kind = "models" if force else kind
-            if kind in ("models", "allocation"):
+            parts = {} if kind == "models" else {name: keys for name, keys, stale in (
+                ("weather evidence", [weather_evidence.key], evidence),
+                ("allocation", list(budget_allocation.keys), kind == "allocation")) if stale}
+            if kind == "models" or parts:
                 runs.append(execute(defs, "tenant_model_job", instance, partition_key=tenant, tags={NO_MODEL_TAG: no_model},
-                                    asset_selection=None if kind == "models" else list(budget_allocation.keys)))
-                work.append("models and allocation" if kind == "models" else "allocation")
-            elif kind == "blocked":
+                                    asset_selection=None if kind == "models" else [k for keys in parts.values() for k in keys]))
+                work.append("models, weather evidence and allocation" if kind == "models" else " and ".join(parts))
+            if kind == "blocked":
                 blocked.append(tenant)
         results += runs
         ran |= bool(runs)

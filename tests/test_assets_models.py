@@ -50,6 +50,12 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert f"tenant {TENANT}: no usable model version to allocate from" in err
     assert re.search(rf"\| {TENANT} .*\| no plan: no usable model version +\|", out)  # the closing table
     assert "check mmm_converged" in out and "check mmm_recovers_the_truth" in out
+    # causal evidence without the MMM: heavy rain in one of its cities lifts that city's sales, as in truth
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rain = conn.execute("select effect, q_value, geos from weather_evidence where signal = 'heavy_rain'").fetchone()
+    assert rain[0] > 0.5 and rain[1] < 0.001 and rain[2] == 3
+    assert "check weather_evidence_recovers_the_truth: passed" in out
+    assert re.search(rf"{TENANT} +\| extreme +\| geo_shock_did +\| heavy_rain +\| \+\d", out)  # the evidence table
     # the HTML reports, rendered by a real browser: every plot decoded, the figures from the warehouse shown
     assert f"reports: {tmp_path / 'reports' / 'index.html'}" in out
     dom = _render(tmp_path / "reports" / f"{TENANT}.html", tmp_path)
@@ -61,6 +67,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert int(re.search(r'data-images-rendered="(\d+)"', dom).group(1)) == 6  # fit, contributions, ROAS, 3 curve panels
     assert f"{r2:.3f}" in dom and version in dom and f"{meta:.3g}" in dom
     assert "No allocation for this tenant" in dom
+    assert re.search(r"heavy rain in one of its cities: that city.{1,6}s revenue \+", dom)  # the weather evidence section
     assert main(["show", TENANT]) == 0 and f"report: {tmp_path / 'reports' / TENANT}.html" in capsys.readouterr().out
     assert main(["show", "nobody"]) == 2 and "tenant nobody has no model" in capsys.readouterr().err
     index = _render(tmp_path / "reports" / "index.html", tmp_path)

@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import portfolio_summary, tenant_summary
+    from weather_mmm.reports import evidence_summary, portfolio_summary, tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
 
@@ -87,6 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "select * from main.weather_daily where date between ? and ?", [start, end]).to_arrow_table())
         summary = None if args.weather_only else tenant_summary(conn)
         portfolio = None if args.weather_only else portfolio_summary(conn)
+        evidence = None if args.weather_only else evidence_summary(conn)
     print(f"\nweather_daily: {weather.height} rows (warehouse {settings.warehouse_path()})")
     print("values per city over all variables (observed = real record, derived = physics from real values, "
           "filled = climatology generator):")
@@ -98,6 +99,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nmodels and plans (estimate [90% interval] vs truth; budget change and lift over the next "
               "horizon against keeping the current allocation):")
         print(text_table(portfolio))
+    if evidence is not None and evidence.height:
+        print("\nweather evidence without the MMM (effects found at q < 0.05: revenue change per unit of the signal "
+              "[90% interval]; every row in weather_evidence):")
+        print(text_table(evidence))
     if portfolio is not None and "r2_mmm" in portfolio.columns:
         from weather_mmm.report_html import write_reports
 

@@ -6,6 +6,7 @@ The only module of the ``weather_mmm`` package that imports Dagster.
 import dagster as dg
 
 import assets.allocation
+import assets.causal
 import assets.features
 import assets.mmm
 import assets.models
@@ -17,7 +18,7 @@ from sensors.jobs import JOBS
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
 from sensors.weather_files import weather_files_sensor
 
-MODULES = [assets.weather, assets.simulation, assets.features, assets.models, assets.mmm, assets.allocation]
+MODULES = [assets.weather, assets.simulation, assets.features, assets.models, assets.mmm, assets.causal, assets.allocation]
 
 def build_definitions() -> dg.Definitions:
     """The Definitions with resources read from the environment now (the warehouse path, weather source):

@@ -3,7 +3,7 @@
 Every plot and number on a page is read from a table named next to it: ``tenant_features`` (actual
 revenue), ``mmm_decomposition`` (fitted revenue and contributions), ``mmm_curves`` (response, adstock and
 weather curves), ``mmm_effects`` and ``tenant_ground_truth`` (ROAS against the truth), ``mmm_diagnostics``,
-``budget_allocation`` and ``allocation_summary`` (the plan). Plots are PNG (matplotlib, Agg backend)
+``budget_allocation`` and ``allocation_summary`` (the plan), ``weather_evidence`` (the causal designs). Plots are PNG (matplotlib, Agg backend)
 embedded in the page, so a page is one self-contained file.
 """
 
@@ -204,6 +204,17 @@ def _allocation_section(conn, tenant: str, have: set[str]) -> str:
     return _allocation_plot(summary).html + lift + _table(table, "allocation")
 
 
+def _evidence_section(conn, tenant: str, have: set[str]) -> str:
+    if "weather_evidence" not in have:
+        return "<p>No weather evidence for this tenant yet.</p>"
+    rows = read_sql(conn, "select reading, q_value from main.weather_evidence where tenant = ? order by design, signal", tenant)
+    if rows.is_empty():
+        return "<p>No design applies: the tenant sells in one city and planned on no forecast.</p>"
+    return ("<p>Without the MMM: weather shocks in one city against the tenant's other cities the same day, and the "
+            "weather its planning forecast did not foresee. Table: weather_evidence.</p>"
+            + _table(rows.select(pl.col("reading").alias("finding"), pl.col("q_value").round(4)), "evidence"))
+
+
 def tenant_figures(conn: duckdb.DuckDBPyConnection, tenant: str) -> dict[str, Figure]:
     """The tenant page's plots that its tables allow, by name: ``fit``, ``contributions``, ``roas``,
     ``response_curves``, ``adstock_curves``, ``weather_curves``, ``allocation``. Reads the tables the
@@ -247,6 +258,7 @@ def tenant_report(conn: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path) -
             f"<h2>Where revenue comes from</h2>{_contribution_plot(conn, tenant).html}"
             f"<h2>ROAS</h2>{roas_plot.html}{_table(roas, 'roas')}"
             f"<h2>Curves</h2>{curves}"
+            f"<h2>Weather evidence</h2>{_evidence_section(conn, tenant, have)}"
             f"<h2>Next week's budget</h2>{_allocation_section(conn, tenant, have)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{tenant}.html"

@@ -97,3 +97,19 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         extra.append(out)
     return rows.join(pl.DataFrame(extra), on="tenant", how="left").sort(
         pl.col("tier").replace_strict({"extreme": 0, "high": 1, "medium": 2, "low": 3}, default=4), "tenant")
+
+
+def evidence_summary(conn: duckdb.DuckDBPyConnection, q_found: float = 0.05) -> pl.DataFrame:
+    """The weather effects the causal designs found (q-value below ``q_found``), one row per tenant, design and
+    signal: tier, the effect as a relative change of revenue per unit of the signal with its 90 % interval (%),
+    the p-value and the unit. Source: ``weather_evidence`` (``weather_mmm.causal``), ``tenant_catalog``; empty
+    before they exist."""
+    if not {"weather_evidence", "tenant_catalog"} <= table_names(conn):
+        return pl.DataFrame()
+    rows = read_sql(conn, "select e.*, c.tier from main.weather_evidence e join main.tenant_catalog c using (tenant) "
+                          "where q_value < ?", q_found)
+    change = [f"{e:+.1f} [{lo:+.1f}, {hi:+.1f}]" for e, lo, hi in
+              (100 * rows.select(pl.col("effect", "lo90", "hi90").exp() - 1)).iter_rows()]
+    return rows.select("tenant", "tier", "design", "signal", pl.Series("revenue_change_pct", change, pl.Utf8),
+                       pl.col("p_value").round(4), "unit").sort(
+        pl.col("tier").replace_strict({"extreme": 0, "high": 1, "medium": 2, "low": 3}, default=4), "tenant", "design", "signal")
