@@ -1,6 +1,8 @@
 """Causal evidence for weather effects per tenant, without the MMM (``weather_mmm.causal``), and its check
 against the ground truth."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 import polars.selectors as cs
@@ -16,6 +18,7 @@ from assets.weather import weather_daily
 from resources import WAREHOUSE_POOL
 from resources.warehouse import tenant_forecasts, tenant_tables
 from weather_mmm import causal
+from weather_mmm.models import mmm, store
 from weather_mmm.reports import read_sql, table_names
 from weather_mmm.tables import markdown_table
 
@@ -80,3 +83,26 @@ def weather_evidence_recovers_the_truth(duckdb: DuckDBResource) -> dg.AssetCheck
     if not truths:
         return dg.AssetCheckResult(passed=True, description="no simulated tenant with weather evidence: nothing to score")
     return check_result(causal.recovery(evidence, pl.concat(truths)))
+
+
+@dg.asset_check(asset="weather_evidence", additional_deps=["mmm_diagnostics", "tenant_sales", "tenant_spend", "weather_daily",
+                                                           "tenant_forecasts", "tenant_catalog"],
+                pool=WAREHOUSE_POOL,
+                description="Every tenant with a usable MMM fit: the weather effect the MMM implies through each design has "
+                            "the sign of every effect the evidence found (q < 0.05); how many lie inside its interval.")
+def mmm_weather_agrees_with_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    (evidence,) = read_tables(duckdb, "weather_evidence")
+    implied = []
+    with duckdb.get_connection() as conn:
+        for tenant in sorted(evidence.filter(pl.col("q_value") < causal.Q_FOUND)["tenant"].unique()):
+            version = store.usable_version(conn, tenant)
+            if version is None:
+                continue
+            fit = store.load_fit(Path(version["path"]))
+            panel, _, _ = _panel(conn, tenant)
+            outcome = causal.model_outcome(panel, fit.inputs.dates, fit.inputs.geos, *mmm.geo_weather_draws(fit))
+            implied.append(causal.weather_evidence(outcome).select(pl.lit(tenant).alias("tenant"), "design", "signal",
+                                                                   model_effect="effect"))
+    if not implied:
+        return dg.AssetCheckResult(passed=True, description="no tenant with both an effect found and a usable MMM fit")
+    return check_result(causal.agreement(evidence, pl.concat(implied)), severity=dg.AssetCheckSeverity.WARN)

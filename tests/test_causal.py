@@ -57,6 +57,14 @@ def test_the_forecast_error_separates_the_weather_from_the_spend_it_triggered(we
     assert heat["lo90"] <= heat["truth"] <= heat["hi90"] and heat["p_value"] < 0.01
     assert abs(heat["naive_effect"] - heat["truth"]) > 2 * abs(heat["effect"] - heat["truth"])
     assert heat["naive_effect"] > heat["effect"] > 0
+    # in one city alone (no other city the same day), week fixed effects stand in for day fixed effects
+    profile = get_profile("sunshield_skincare")
+    sim = simulate_tenant(profile, weather, CLIM, END)
+    phoenix = [f.filter(pl.col("geo") == "phoenix") for f in (sim.sales, sim.spend, sim.forecasts, sim.contributions)]
+    panel = causal.geo_panel(phoenix[0], phoenix[1], weather, ["meta", "google", "email"], phoenix[2])
+    alone = causal.weather_evidence(panel).row(0, named=True)
+    truth = causal.weather_evidence(causal.true_outcome(panel, phoenix[3]))["effect"][0]
+    assert alone["design"] == "forecast_surprise" and alone["geos"] == 1 and alone["lo90"] <= truth <= alone["hi90"]
 
 
 def test_recovery_scores_coverage_and_wrong_signs(weather):
@@ -73,14 +81,41 @@ def test_recovery_scores_coverage_and_wrong_signs(weather):
     assert not outcome.passed and "1 with the wrong sign (stormready_supply: heavy_rain)" in outcome.summary
 
 
+def test_a_model_is_set_against_the_evidence_through_the_same_designs(weather):
+    profile = get_profile("stormready_supply")
+    sim = simulate_tenant(profile, weather, CLIM, END)
+    panel = causal.geo_panel(sim.sales, sim.spend, weather, ["meta", "google", "email"], sim.forecasts)
+    evidence = causal.weather_evidence(panel).with_columns(tenant=pl.lit("stormready_supply"))
+    # a "model" that knows the truth: expected revenue under the actual and under normal weather, one draw
+    wide = sim.contributions.group_by("date", "geo").agg(
+        expected=pl.col("revenue").sum(), weather=pl.col("revenue").filter(pl.col("component") == "weather").sum())
+    dates, geos = sorted(wide["date"].unique()), sorted(wide["geo"].unique())
+    grid = {c: wide.pivot(on="geo", index="date", values=c).sort("date").select(geos).to_numpy()[None] for c in ("expected", "weather")}
+    truthful = causal.model_outcome(panel, dates, geos, grid["expected"], grid["expected"] - grid["weather"])
+    implied = causal.weather_evidence(truthful).select(pl.lit("stormready_supply").alias("tenant"), "design", "signal",
+                                                      model_effect="effect")
+    truth = causal.weather_evidence(causal.true_outcome(panel, sim.contributions))
+    assert implied["model_effect"].to_list() == pytest.approx(truth["effect"].to_list(), abs=1e-9)
+    outcome = causal.agreement(evidence, implied)
+    assert outcome.passed and outcome.metadata["found"] >= 2 and "has the evidence's sign for" in outcome.summary
+    # a model that sees no weather at all contradicts every effect found
+    blind = causal.weather_evidence(causal.model_outcome(panel, dates, geos, grid["expected"], grid["expected"]))
+    outcome = causal.agreement(evidence, blind.select(pl.lit("stormready_supply").alias("tenant"), "design", "signal",
+                                                      model_effect="effect"))
+    assert not outcome.passed and "stormready_supply: heavy_rain +0.0 % vs +" in outcome.summary
+
+
 def test_a_single_city_tenant_without_forecasts_has_no_contrast_to_draw_on(weather):
     evidence, _ = _evidence("pageturner_books", weather)
     assert evidence.is_empty() and set(evidence.columns) == set(causal.EVIDENCE_UNITS)
 
 
-def test_a_geo_day_without_weather_is_named(weather):
+def test_bad_input_is_named(weather):
     profile = get_profile("drizzle_rainwear")
     sim = simulate_tenant(profile, weather, CLIM, END)
+    channels = ["meta", "google", "email"]
     holey = weather.filter(~((pl.col("city") == "seattle") & (pl.col("date") == dt.date(2024, 3, 5))))
     with pytest.raises(ValueError, match="tenant drizzle_rainwear: no weather_daily row for seattle on 2024-03-05"):
-        causal.geo_panel(sim.sales, sim.spend, holey, ["meta", "google", "email"])
+        causal.geo_panel(sim.sales, sim.spend, holey, channels)
+    with pytest.raises(ValueError, match="tenant drizzle_rainwear: tenant_forecasts has variable 'fog'; known: precipitation"):
+        causal.geo_panel(sim.sales, sim.spend, weather, channels, sim.forecasts.with_columns(variable=pl.lit("fog")))

@@ -76,6 +76,17 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
 
 
+def test_geo_weather_draws_add_up_to_the_decompositions_weather(fitted):
+    fit, _ = fitted
+    actual, normal = mmm.geo_weather_draws(fit, max_draws=50)
+    assert actual.shape == normal.shape == (50, len(fit.inputs.dates), 2)
+    weather = mmm.decomposition(fit).filter(pl.col("component") == "weather").sort("date")["revenue"].to_numpy()
+    thinned = (actual - normal).sum(2).mean(0)  # every 4th of the 200 draws
+    assert np.corrcoef(thinned, weather)[0, 1] > 0.95 and thinned.mean() == pytest.approx(weather.mean(), rel=0.2, abs=5)
+    full = mmm.geo_weather_draws(fit, max_draws=1000)
+    assert (full[0] - full[1]).sum(2).mean(0) == pytest.approx(weather, rel=1e-3, abs=1e-2)  # float32 sums
+
+
 def test_roas_from_one_pass_per_scenario_equals_switching_each_channel_off_alone(fitted):
     """effects() prices all channels' counterfactuals in one pass each (every channel off, every channel up):
     the same numbers as switching one channel off, or up 1 %, with the others as they were."""

@@ -82,7 +82,8 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
         forecasts: its ``tenant_forecasts`` rows (date, geo, variable, forecast), or ``None``.
 
     Raises:
-        ValueError: a geo-day with sales has no weather row, or a revenue is negative (names tenant, geo, date).
+        ValueError: a geo-day with sales has no weather row, or a revenue is negative (names tenant, geo, date),
+            or a forecast variable is not one of :data:`FORECAST_OBSERVED` (names it).
     """
     tenant = sales["tenant"][0] if "tenant" in sales.columns and sales.height else "?"
     if (bad := sales.filter(pl.col("revenue") < 0)).height:
@@ -99,10 +100,13 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
         raise ValueError(f"tenant {tenant}: no weather_daily row for {missing['geo'][0]} on {missing['date'][0]} "
                          f"({missing.height} geo-day(s)); materialize weather_daily for those days")
     if forecasts is not None and forecasts.height:
-        for variable, part in forecasts.partition_by("variable", as_dict=True).items():
-            column = FORECAST_OBSERVED[variable[0]][0]
-            panel = panel.join(part.select("date", "geo", pl.col("forecast").alias(f"forecast_{variable[0]}")),
-                               on=["date", "geo"], how="left").with_columns(pl.col(column).alias(f"observed_{variable[0]}"))
+        for (variable,), part in forecasts.partition_by("variable", as_dict=True).items():
+            if variable not in FORECAST_OBSERVED:
+                raise ValueError(f"tenant {tenant}: tenant_forecasts has variable {variable!r}; "
+                                 f"known: {', '.join(FORECAST_OBSERVED)}")
+            panel = panel.join(part.select("date", "geo", pl.col("forecast").alias(f"forecast_{variable}")),
+                               on=["date", "geo"], how="left").with_columns(
+                pl.col(FORECAST_OBSERVED[variable][0]).alias(f"observed_{variable}"))
     shift = REVENUE_SHIFT * pl.col("revenue").mean().over("geo")
     return (panel.drop(observed).with_columns(outcome=(pl.col("revenue") + shift).log())
             .with_columns(pl.col(SHOCKS).cast(pl.Float64)).sort("geo", "date"))
@@ -205,6 +209,16 @@ def weather_evidence(panel: pl.DataFrame, outcome: str = "outcome") -> pl.DataFr
                         schema=schema)
 
 
+def _with_outcome(panel: pl.DataFrame, outcome: pl.DataFrame) -> pl.DataFrame:
+    """``panel`` on the geo-days of ``outcome`` (date, geo, outcome), its ``outcome`` replaced."""
+    return panel.drop("outcome").join(outcome.select("date", "geo", "outcome"), on=["date", "geo"], how="inner")
+
+
+def _shift(panel: pl.DataFrame) -> dict[str, float]:
+    """Each geo's outcome shift (USD): :data:`REVENUE_SHIFT` times its mean revenue in the panel, as the data's."""
+    return dict(panel.group_by("geo").agg(REVENUE_SHIFT * pl.col("revenue").mean()).iter_rows())
+
+
 def true_outcome(panel: pl.DataFrame, contributions: pl.DataFrame) -> pl.DataFrame:
     """``panel`` (:func:`geo_panel`) with ``outcome`` replaced by the simulation's true log weather multiplier,
     shifted as the data are: ``log((expected + shift) / (expected - weather + shift))`` per geo-day, from
@@ -214,10 +228,27 @@ def true_outcome(panel: pl.DataFrame, contributions: pl.DataFrame) -> pl.DataFra
     For checks on simulated tenants only; the designs themselves never see the truth."""
     truth = contributions.group_by("date", "geo").agg(
         expected=pl.col("revenue").sum(), weather=pl.col("revenue").filter(pl.col("component") == "weather").sum())
-    shift = REVENUE_SHIFT * pl.col("revenue").mean().over("geo")
-    return (panel.join(truth, on=["date", "geo"], how="inner")
-            .with_columns(outcome=((pl.col("expected") + shift) / (pl.col("expected") - pl.col("weather") + shift)).log())
-            .drop("expected", "weather"))
+    shift = pl.col("geo").replace_strict(_shift(panel), return_dtype=pl.Float64)
+    return _with_outcome(panel, truth.with_columns(
+        outcome=((pl.col("expected") + shift) / (pl.col("expected") - pl.col("weather") + shift)).log()))
+
+
+def model_outcome(panel: pl.DataFrame, dates: list, geos: list[str], actual: np.ndarray, normal: np.ndarray) -> pl.DataFrame:
+    """``panel`` on a model's days with ``outcome`` replaced by the posterior mean of the model's log weather
+    multiplier, shifted as the data are: ``log((actual + shift) / (normal + shift))`` per draw, geo and day, from
+    the model's expected revenue under the actual and under normal weather (``actual``, ``normal``: [S, T, G] USD
+    over ``dates`` and ``geos``; ``weather_mmm.models.mmm.geo_weather_draws``). The designs are linear in the
+    outcome, so on it they give the posterior mean of the effect the model implies: what :func:`agreement`
+    sets against the evidence."""
+    shift = np.array([_shift(panel)[g] for g in geos])
+    mean = np.log((actual + shift) / (normal + shift)).mean(0)  # [T, G]
+    frame = pl.DataFrame({"date": np.repeat(np.array(dates, dtype="datetime64[D]"), len(geos)),
+                          "geo": np.tile(geos, len(dates)), "outcome": mean.reshape(-1)}).with_columns(pl.col("date").cast(pl.Date))
+    return _with_outcome(panel, frame)
+
+
+def _labels(rows: pl.DataFrame) -> list[str]:
+    return [f"{t}: {s}" for t, s in rows.select("tenant", "signal").rows()]
 
 
 def recovery(evidence: pl.DataFrame, truth: pl.DataFrame) -> CheckOutcome:
@@ -241,21 +272,56 @@ def recovery(evidence: pl.DataFrame, truth: pl.DataFrame) -> CheckOutcome:
     found = rows.filter(pl.col("found"))
     wrong = found.filter(pl.col("effect") * pl.col("truth") < 0)
     spurious = found.filter(pl.col("truth").abs() < NO_EFFECT)
-    label = lambda f: [f"{t}: {s}" for t, s in f.select("tenant", "signal").rows()]  # noqa: E731
     forecast = rows.filter(pl.col("design") == "forecast_surprise").with_columns(
         error=(pl.col("effect") - pl.col("truth")).abs(), naive_error=(pl.col("naive_effect") - pl.col("truth")).abs())
     passed = coverage >= COVERAGE_BAR and wrong.is_empty()
     summary = (f"{'' if passed else 'MISS '}90 % intervals hold the true effect for {coverage:.0%} of {rows.height} "
                f"tenant-signals (bar {COVERAGE_BAR:.0%}); {found.height} found at q < {Q_FOUND}, "
-               f"{wrong.height} with the wrong sign" + (f" ({', '.join(label(wrong))})" if wrong.height else "")
-               + f", {spurious.height} where the truth has none" + (f" ({', '.join(label(spurious))})" if spurious.height else ""))
+               f"{wrong.height} with the wrong sign" + (f" ({', '.join(_labels(wrong))})" if wrong.height else "")
+               + f", {spurious.height} where the truth has none" + (f" ({', '.join(_labels(spurious))})" if spurious.height else ""))
     if forecast.height:
         summary += (f"; forecast-error design: {int((forecast['error'] < forecast['naive_error']).sum())} of "
                     f"{forecast.height} closer to the truth than the naive regression")
     by_design = rows.group_by("design").agg(pl.len().alias("rows"), pl.col("covered").mean().round(3).alias("coverage"),
                                             pl.col("found").sum().alias("found")).sort("design")
     return CheckOutcome(passed, summary, {
-        "coverage": round(coverage, 3), "rows": rows.height, "found": found.height, "wrong_sign": label(wrong),
-        "found_without_true_effect": label(spurious), "by_design": by_design.to_dicts(),
+        "coverage": round(coverage, 3), "rows": rows.height, "found": found.height, "wrong_sign": _labels(wrong),
+        "found_without_true_effect": _labels(spurious), "by_design": by_design.to_dicts(),
         "forecast_design": forecast.select("tenant", "signal", *[pl.col(c).round(5) for c in ("effect", "naive_effect", "truth")]).to_dicts(),
     })
+
+
+def _pct(log_points: float) -> str:
+    return f"{100 * np.expm1(log_points):+.1f} %"
+
+
+def agreement(evidence: pl.DataFrame, implied: pl.DataFrame) -> CheckOutcome:
+    """Whether the MMM's weather effects agree with the evidence, for every effect found (q < :data:`Q_FOUND`): the
+    effect the model implies through the same design has the same sign (the pass condition: the evidence is
+    significant, so a model that says the opposite is wrong or the design is), and lies inside the evidence's
+    90 % interval (reported; the rest are named with both figures). No truth needed, so it speaks for imported
+    tenants too. Inside the interval is not asked of every effect: an interval misses the truth one time in ten,
+    and effects found are those whose estimates came out large.
+
+    Args:
+        evidence: ``weather_evidence`` rows (tenant plus :data:`EVIDENCE_UNITS` columns).
+        implied: tenant, design, signal, ``model_effect`` (log points): :func:`weather_evidence` on
+            :func:`model_outcome`.
+    """
+    found = evidence.filter(pl.col("q_value") < Q_FOUND).join(implied, on=["tenant", "design", "signal"], how="inner")
+    if found.is_empty():
+        return CheckOutcome(True, "no weather effect found by the evidence for a tenant with an MMM fit: nothing to compare")
+    found = found.with_columns(inside=pl.col("model_effect").is_between(pl.col("lo90"), pl.col("hi90")),
+                               same_sign=pl.col("model_effect") * pl.col("effect") > 0)
+
+    def listed(rows: pl.DataFrame) -> list[str]:
+        return [f"{t}: {s} {_pct(m)} vs {_pct(e)} [{_pct(lo)}, {_pct(hi)}]" for t, s, m, e, lo, hi in
+                rows.select("tenant", "signal", "model_effect", "effect", "lo90", "hi90").rows()]
+
+    opposite, outside = listed(found.filter(~pl.col("same_sign"))), listed(found.filter(~pl.col("inside")))
+    summary = (f"the MMM's weather effect has the evidence's sign for {int(found['same_sign'].sum())} of {found.height} "
+               f"effects found" + (f" (not, MMM vs evidence: {'; '.join(opposite)})" if opposite else "")
+               + f", and lies inside its 90 % interval for {int(found['inside'].sum())}"
+               + (f" (outside, MMM vs evidence: {'; '.join(outside)})" if outside else ""))
+    return CheckOutcome(not opposite, summary, {"found": found.height, "same_sign": int(found["same_sign"].sum()),
+                                                "inside": int(found["inside"].sum()), "opposite": opposite, "outside": outside})

@@ -667,6 +667,25 @@ def decomposition(fit: MMMFit) -> pl.DataFrame:
                       for name, values in parts.items()])
 
 
+def geo_weather_draws(fit: MMMFit, max_draws: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """What the model says the weather did in each geo on each day: posterior draws of the geo's expected revenue
+    under the actual weather and under normal weather with the same spend, ([S, T, G], [S, T, G]) USD over
+    ``fit.inputs.dates`` and ``fit.inputs.geos``, at most ``max_draws`` draws (evenly thinned). Summed over geos,
+    their difference is :func:`decomposition`'s ``weather``. ``weather_mmm.causal.model_outcome`` runs the causal
+    designs on them.
+
+    Raises:
+        ValueError: a ``lightweight_mmm`` fit (it models tenant totals, not geos).
+    """
+    if fit.settings.engine == "lightweight_mmm":
+        raise ValueError("a lightweight_mmm fit models tenant totals: it has no expected revenue per geo")
+    x, draws = fit.inputs, fit.flat()
+    n = len(next(iter(draws.values())))
+    draws = {k: v[::max(1, -(-n // max_draws))] for k, v in draws.items()}
+    actual, normal = (_expected(fit, x.spend, w, x.controls, draws, by_geo=True) for w in (x.weather, x.weather_normal))
+    return actual[0] + actual[1].sum(-1), normal[0] + normal[1].sum(-1)
+
+
 def recent_calendar(fit: MMMFit, days: int = 28) -> np.ndarray:
     """[S] per draw: the mean calendar multiplier ``C(t)`` over the last ``days`` model days (trend and season
     as they stand now), which scales media revenue in response curves and allocations."""
