@@ -49,6 +49,7 @@ Q_FOUND = 0.05
 NO_EFFECT = 0.005
 #: A shock is tested when at least this many geo-days had it while another of the tenant's geos did not.
 MIN_SHOCK_DAYS = 10
+#: Share of a geo's mean revenue added to its revenue before the log, as the MMM's likelihood does.
 REVENUE_SHIFT = 0.05
 INTERVAL = 0.90
 #: Columns of the evidence table (besides tenant): (unit, meaning).
@@ -116,7 +117,7 @@ def _fit(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) 
     """Coefficients and cluster-robust covariance of ``regressors`` (in order) in the design of the module
     docstring, or ``None`` when a regressor has no variation left after the fixed effects."""
     geos = panel["geo"].unique().sort().to_list()
-    frame = panel.with_columns(week=pl.col("date").dt.year().cast(pl.Utf8) + "-" + pl.col("date").dt.week().cast(pl.Utf8))
+    frame = panel.with_columns(week=pl.col("date").dt.iso_year() * 100 + pl.col("date").dt.week())
     controls = [c for c in panel.columns if c.startswith("spend_")] if spend else []
     frame = frame.with_columns(pl.col(controls).log1p())
     if len(geos) > 1:
