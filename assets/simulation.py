@@ -107,11 +107,15 @@ def tenant_sales_and_spend(context: dg.AssetExecutionContext, duckdb: DuckDBReso
     group_name="tenants",
 )
 def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weather_source: WeatherSource):
-    """True parameters and effects (long format), the true daily decomposition of expected revenue, and the
-    forecasts weather-triggered spend used: read only by checks and benchmarks, never by models. An imported
-    tenant has no truth: nothing is written and its checks compare nothing.
+    """True parameters and effects (long format) and the true daily decomposition of expected revenue: read only
+    by checks and benchmarks, never by models. An imported tenant has no truth: nothing is written and its
+    checks compare nothing.
 
-    And ``tenant_experiments``, which is not truth: the readouts of the lift tests the tenant ran (one row per
+    And ``tenant_forecasts``, which is not truth: the weather forecasts a tenant with weather-triggered spend
+    planned that spend on, what the brand saw when it decided (``weather_evidence`` reads their ``forecast``
+    column; ``trigger_signal`` is the simulation's own, behind the truth's ``spend_forecast_correlation``).
+
+    And ``tenant_experiments``, which is not truth either: the readouts of the lift tests the tenant ran (one row per
     test, columns in ``weather_mmm.simulation.contract.EXPERIMENT_UNITS``), which calibrate its MMM. A
     simulated tenant's come from the simulation (``simulation.truth.lift_test_plan``: the true lift plus the
     test's error), an imported tenant's from its ``tenant.json``; no rows when it ran none."""
