@@ -18,7 +18,7 @@ from weather_mmm.settings import CALENDAR_START, imports_dir
 from weather_mmm.tables import markdown_table
 from weather_mmm.simulation import quality
 from weather_mmm.simulation.catalog import build_catalog, catalog_table, get_profile, simulated_tenants
-from weather_mmm.simulation.importer import imported_tenants, read_experiments, read_imported_tenant
+from weather_mmm.simulation.importer import imported_tenants, read_experiments, read_imported_forecasts, read_imported_tenant
 from weather_mmm.simulation.contract import (EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, SALES_COLUMNS, SALES_UNITS, SPEND_COLUMNS,
                                              SPEND_UNITS, Simulation)
 from weather_mmm.simulation.simulate import simulate_tenant
@@ -113,7 +113,8 @@ def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weat
 
     And ``tenant_forecasts``, which is not truth: the weather forecasts a tenant with weather-triggered spend
     planned that spend on, what the brand saw when it decided (``weather_evidence`` reads their ``forecast``
-    column; ``trigger_signal`` is the simulation's own, behind the truth's ``spend_forecast_correlation``).
+    column; ``trigger_signal`` is the simulation's own, behind the truth's ``spend_forecast_correlation``); an
+    imported tenant's from its ``forecasts/`` folder (no rows when it brought none).
 
     And ``tenant_experiments``, which is not truth either: the readouts of the lift tests the tenant ran (one row per
     test, columns in ``weather_mmm.simulation.contract.EXPERIMENT_UNITS``), which calibrate its MMM. A
@@ -127,6 +128,9 @@ def tenant_truth(context: dg.AssetExecutionContext, duckdb: DuckDBResource, weat
         tests = read_experiments(imports_dir() / tenant / "tenant.json", tenant)
         context.add_output_metadata({"lift_tests": tests.height}, output_name="tenant_experiments")
         yield versioned(tests, "tenant_experiments", TENANT_DATA_CODE, inputs)
+        forecasts = read_imported_forecasts(imports_dir(), tenant, set(load_cities()))
+        context.add_output_metadata({"dagster/row_count": forecasts.height}, output_name="tenant_forecasts")
+        yield versioned(forecasts, "tenant_forecasts", TENANT_DATA_CODE, inputs)
         return
     sim = _simulate(tenant, duckdb, weather_source.end_date())
     context.add_output_metadata({"lift_tests": sim.experiments.height}, output_name="tenant_experiments")

@@ -146,8 +146,8 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     evidence_stale = bool(stale_partitions(defs, instance, [weather_evidence.key], [tenant], evidence))
     margin = tenant_margin(settings.imports_dir(), tenant)
     no_model = allocation_inputs(model_inputs, None, margin)
-    # an imported tenant's truth run writes only its lift tests (from its tenant.json)
-    truth_keys = list(tenant_truth.keys) if simulated else [dg.AssetKey("tenant_experiments")]
+    # an imported tenant's truth run writes only its lift tests (from its tenant.json) and forecasts
+    truth_keys = list(tenant_truth.keys) if simulated else [dg.AssetKey("tenant_experiments"), dg.AssetKey("tenant_forecasts")]
     if stale_partitions(defs, instance, truth_keys, [tenant], data_inputs) or \
             stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
             stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"])):

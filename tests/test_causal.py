@@ -9,6 +9,7 @@ from tests.conftest import OPEN_METEO_DIR
 from weather_mmm import causal
 from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation.catalog import get_profile
+from weather_mmm.simulation.importer import read_forecast_files, read_tenant_files
 from weather_mmm.simulation.simulate import simulate_tenant
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
@@ -65,6 +66,24 @@ def test_the_forecast_error_separates_the_weather_from_the_spend_it_triggered(we
     alone = causal.weather_evidence(panel).row(0, named=True)
     truth = causal.weather_evidence(causal.true_outcome(panel, phoenix[3]))["effect"][0]
     assert alone["design"] == "forecast_surprise" and alone["geos"] == 1 and alone["lo90"] <= truth <= alone["hi90"]
+
+
+def test_an_imported_tenant_with_its_forecasts_gets_the_same_evidence(weather, tmp_path):
+    """A tenant's files in the import format (daily sales and spend per geo; the forecasts it planned on) give the
+    evidence its simulated tables give: real tenants come in through the same tables."""
+    profile = get_profile("drizzle_rainwear")
+    sim = simulate_tenant(profile, weather, CLIM, END)
+    channels = [c.channel for c in profile.channels]
+    wide = sim.spend.pivot(on="channel", index=["date", "geo"], values="spend").rename({c: f"spend_{c}" for c in channels})
+    data = sim.sales.select("date", "geo", "revenue", "orders").join(wide, on=["date", "geo"])
+    data.write_csv(tmp_path / "drizzle.csv")
+    sim.forecasts.select("date", "geo", "variable", "forecast", "lead_days").write_csv(tmp_path / "forecasts.csv")
+    sales, spend = read_tenant_files([tmp_path / "drizzle.csv"], "drizzle_rainwear", channels, list(profile.geos))
+    forecasts = read_forecast_files([tmp_path / "forecasts.csv"], "drizzle_rainwear", list(profile.geos))
+    imported = causal.weather_evidence(causal.geo_panel(sales, spend, weather, channels, forecasts))
+    simulated = causal.weather_evidence(causal.geo_panel(sim.sales, sim.spend, weather, channels, sim.forecasts))
+    assert imported["signal"].to_list() == simulated["signal"].to_list() and "precipitation" in imported["signal"]
+    assert imported["effect"].to_list() == pytest.approx(simulated["effect"].to_list(), abs=1e-9)
 
 
 def test_recovery_scores_coverage_and_wrong_signs(weather):

@@ -7,9 +7,9 @@ import duckdb
 import pytest
 
 from weather_mmm.cli import main
-from weather_mmm.simulation.importer import (TenantImportError, import_tenant, imported_tenants, read_experiments, read_tenant_files,
-                                             tenant_margin)
-from weather_mmm.simulation.contract import SALES_COLUMNS, SPEND_COLUMNS
+from weather_mmm.simulation.importer import (TenantImportError, import_tenant, imported_tenants, read_experiments,
+                                             read_forecast_files, read_imported_forecasts, read_tenant_files, tenant_margin)
+from weather_mmm.simulation.contract import FORECAST_SCHEMA, SALES_COLUMNS, SPEND_COLUMNS
 
 HEADER = "date,geo,revenue,orders,spend_meta,spend_google,clicks_meta\n"
 GOOD = HEADER + "".join(f"2024-01-0{d},seattle,{1000 + d},{20 + d},100.5,80,{30 + d}\n" for d in range(1, 6))
@@ -102,6 +102,42 @@ def test_declared_lift_tests_are_read_and_a_bad_one_refuses_the_import(tmp_path)
     assert read_experiments(imports / "acme" / "tenant.json", "acme").height == 1  # what was stored is untouched
 
 
+FORECASTS = "date,geo,variable,forecast,lead_days\n" + "".join(
+    f"2024-01-0{d},seattle,precipitation,{d * 1.5},2\n" for d in range(1, 6))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (FORECASTS.replace("2024-01-03,", "3 Jan,"), r"row 3, column 'date': '3 Jan' is not an ISO date"),
+        (FORECASTS.replace("seattle,precipitation,3.0", "seattle,fog,3.0"), r"row 2, column 'variable': 'fog' is not one of precipitation"),
+        (FORECASTS.replace("2024-01-05,seattle", "2024-01-05,miami"), r"row 5, column 'geo': 'miami' is not one of the tenant's geos"),
+        (FORECASTS.replace("precipitation,4.5", "precipitation,wet"), r"row 3, column 'forecast': 'wet' is not a number"),
+        (FORECASTS.replace("4.5,2", "4.5,0"), r"row 3, column 'lead_days': a forecast is issued at least 1 day ahead"),
+        (FORECASTS.replace("2024-01-02", "2024-01-01"), r"forecasts give precipitation in seattle on 2024-01-01 more than once"),
+        (FORECASTS.replace("forecast,", "value,"), r"missing column\(s\) forecast"),
+    ],
+)
+def test_each_problem_of_a_forecast_file_is_named(tmp_path, text, message):
+    with pytest.raises(TenantImportError, match=message):
+        read_forecast_files([_write(tmp_path, text, "forecasts.csv")], "acme", ["seattle", "chicago"])
+
+
+def test_imported_forecasts_are_stored_beside_the_data_and_read_as_tenant_forecasts(tmp_path):
+    imports, cities = tmp_path / "imports", {"seattle", "chicago"}
+    forecasts = _write(tmp_path, FORECASTS, "forecasts.csv")
+    import_tenant(imports, "acme", _spec(tmp_path), [_write(tmp_path, GOOD)], cities, set(), [forecasts])
+    assert sorted(p.name for p in (imports / "acme").iterdir()) == ["acme.csv", "forecasts", "tenant.json"]
+    rows = read_imported_forecasts(imports, "acme", cities)
+    assert rows.columns == list(FORECAST_SCHEMA) and rows.height == 5
+    assert rows["forecast"].to_list() == [1.5, 3.0, 4.5, 6.0, 7.5] and set(rows["lead_days"]) == {2}
+    assert rows["observed"].null_count() == 5  # the simulation's own columns stay empty for an import
+    bad = _write(tmp_path, FORECASTS.replace("4.5,2", "4.5,0"), "bad.csv")
+    with pytest.raises(TenantImportError, match="bad.csv: row 3, column 'lead_days'"):
+        import_tenant(imports, "acme", _spec(tmp_path), [_write(tmp_path, GOOD)], cities, set(), [bad])
+    assert read_imported_forecasts(imports, "acme", cities).height == 5  # what was stored is untouched
+
+
 def test_cli_import_materializes_an_imported_tenant_without_truth(tmp_path, warehouse, open_meteo_dir, monkeypatch, capsys):
     monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
     monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
@@ -133,7 +169,9 @@ def test_an_imported_tenants_lift_tests_are_materialized_and_go_stale_when_its_d
     monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
     monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(open_meteo_dir))
     test = {"channel": "meta", "geo": "seattle", "start": "2024-01-01", "end": "2024-01-04", "spend": 400, "lift": 900, "lift_se": 150}
-    assert main(["import", "acme", "--spec", str(_spec(tmp_path, experiments=[test])), str(_write(tmp_path, GOOD))]) == 0
+    forecasts = _write(tmp_path, FORECASTS, "forecasts.csv")
+    assert main(["import", "acme", "--spec", str(_spec(tmp_path, experiments=[test])), str(_write(tmp_path, GOOD)),
+                 "--forecasts", str(forecasts)]) == 0
     defs, instance, key = build_definitions(), _instance(), dg.AssetKey("tenant_experiments")
     truth = [dg.AssetKey(k) for k in ("tenant_ground_truth", "tenant_true_contributions", "tenant_forecasts", "tenant_experiments")]
     assert execute(defs, "tenant_model_job", instance, partition_key="acme", asset_selection=truth).success
@@ -145,6 +183,8 @@ def test_an_imported_tenants_lift_tests_are_materialized_and_go_stale_when_its_d
 
     up_to_date, tests = stale()
     assert up_to_date == [] and tests["lift"].to_list() == [900.0]
+    with duckdb.connect(str(warehouse), read_only=True) as conn:  # the forecasts it planned on, for weather_evidence
+        assert conn.execute("select sum(forecast) from tenant_forecasts where tenant = 'acme'").fetchone()[0] == 22.5
     spec = tmp_path / "imports" / "acme" / "tenant.json"
     spec.write_text(json.dumps({**json.loads(spec.read_text()), "experiments": [{**test, "lift": 950}]}))
     assert stale()[0] == ["acme"]  # the model run (sensors.jobs.model_work) refits the MMM with the new readout

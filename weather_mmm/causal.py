@@ -33,14 +33,10 @@ import statsmodels.api as sm
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
+from weather_mmm.simulation.contract import FORECAST_VARIABLES
 from weather_mmm.weather.quality import CheckOutcome
 
 SHOCKS = ("heatwave", "cold_snap", "heavy_rain", "snowstorm", "sustained_rain")
-#: Forecast variable of ``tenant_forecasts`` -> the ``weather_daily`` column it forecasts, and one unit of it in words.
-FORECAST_OBSERVED = {"precipitation": ("precipitation_sum", "mm of precipitation"),
-                     "snowfall": ("snowfall_sum", "cm of snowfall"),
-                     "heat": ("temperature_2m_max", "°C of maximum temperature"),
-                     "cold": ("temperature_2m_min", "°C of minimum temperature")}
 #: Share of the tenant-signals whose 90 % interval must hold the true effect (:func:`recovery`), as for ROAS.
 COVERAGE_BAR = 0.80
 #: Significance after Benjamini-Hochberg at which an effect counts as found (:func:`recovery`).
@@ -74,7 +70,7 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
               forecasts: pl.DataFrame | None = None) -> pl.DataFrame:
     """One tenant's panel: one row per geo and day with date, geo, revenue (USD), ``outcome`` (log revenue
     shifted by 5 % of the geo's mean), ``spend_<channel>`` (USD), the shock flags of the geo's city and, for
-    each variable in ``forecasts``, ``forecast_<variable>`` and ``observed_<variable>`` (``FORECAST_OBSERVED``).
+    each variable in ``forecasts``, ``forecast_<variable>`` and ``observed_<variable>`` (``FORECAST_VARIABLES``).
 
     Args:
         sales: ``tenant_sales`` rows of one tenant (date, geo, revenue).
@@ -84,7 +80,7 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
 
     Raises:
         ValueError: a geo-day with sales has no weather row, or a revenue is negative (names tenant, geo, date),
-            or a forecast variable is not one of :data:`FORECAST_OBSERVED` (names it).
+            or a forecast variable is not one of :data:`FORECAST_VARIABLES` (names it).
     """
     tenant = sales["tenant"][0] if "tenant" in sales.columns and sales.height else "?"
     if (bad := sales.filter(pl.col("revenue") < 0)).height:
@@ -92,7 +88,7 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
     wide = (spend.filter(pl.col("channel").is_in(channels))
             .pivot(on="channel", index=["date", "geo"], values="spend", aggregate_function="sum")
             .rename({c: f"spend_{c}" for c in channels}))
-    observed = sorted({c for c, _ in FORECAST_OBSERVED.values()})
+    observed = sorted({c for c, _ in FORECAST_VARIABLES.values()})
     panel = (sales.group_by("date", "geo").agg(pl.col("revenue").sum())
              .join(wide, on=["date", "geo"], how="left")
              .join(weather.select("date", pl.col("city").alias("geo"), *SHOCKS, *observed), on=["date", "geo"], how="left")
@@ -102,12 +98,12 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
                          f"({missing.height} geo-day(s)); materialize weather_daily for those days")
     if forecasts is not None and forecasts.height:
         for (variable,), part in forecasts.partition_by("variable", as_dict=True).items():
-            if variable not in FORECAST_OBSERVED:
+            if variable not in FORECAST_VARIABLES:
                 raise ValueError(f"tenant {tenant}: tenant_forecasts has variable {variable!r}; "
-                                 f"known: {', '.join(FORECAST_OBSERVED)}")
+                                 f"known: {', '.join(FORECAST_VARIABLES)}")
             panel = panel.join(part.select("date", "geo", pl.col("forecast").alias(f"forecast_{variable}")),
                                on=["date", "geo"], how="left").with_columns(
-                pl.col(FORECAST_OBSERVED[variable][0]).alias(f"observed_{variable}"))
+                pl.col(FORECAST_VARIABLES[variable][0]).alias(f"observed_{variable}"))
     shift = REVENUE_SHIFT * pl.col("revenue").mean().over("geo")
     return (panel.drop(observed).with_columns(outcome=(pl.col("revenue") + shift).log())
             .with_columns(pl.col(SHOCKS).cast(pl.Float64)).sort("geo", "date"))
@@ -169,7 +165,7 @@ def shock_did(panel: pl.DataFrame, shock: str, outcome: str = "outcome") -> dict
 
 def forecast_surprise(panel: pl.DataFrame, variable: str, outcome: str = "outcome") -> dict | None:
     """The forecast-error row of ``variable`` (module docstring; ``effect`` in log points per unit of the
-    observed weather, :data:`FORECAST_OBSERVED`), or ``None`` when the panel has no forecast of it."""
+    observed weather, :data:`FORECAST_VARIABLES`), or ``None`` when the panel has no forecast of it."""
     observed, forecast = f"observed_{variable}", f"forecast_{variable}"
     if forecast not in panel.columns:
         return None
@@ -178,7 +174,7 @@ def forecast_surprise(panel: pl.DataFrame, variable: str, outcome: str = "outcom
     if fitted is None or naive is None:
         return None
     coef, cov = fitted
-    return _row("forecast_surprise", variable, FORECAST_OBSERVED[variable][1], float(coef[0]), float(np.sqrt(cov[0, 0])),
+    return _row("forecast_surprise", variable, FORECAST_VARIABLES[variable][1], float(coef[0]), float(np.sqrt(cov[0, 0])),
                 naive_effect=float(naive[0][0]), treated=None, observations=data.height, geos=data["geo"].n_unique())
 
 
@@ -199,7 +195,7 @@ def weather_evidence(panel: pl.DataFrame, outcome: str = "outcome") -> pl.DataFr
     for each forecast variable): one row per design and signal, columns of :data:`EVIDENCE_UNITS`; no rows
     when none applies (a single-geo tenant without forecasts)."""
     rows = [r for s in SHOCKS if (r := shock_did(panel, s, outcome))]
-    rows += [r for v in FORECAST_OBSERVED if (r := forecast_surprise(panel, v, outcome))]
+    rows += [r for v in FORECAST_VARIABLES if (r := forecast_surprise(panel, v, outcome))]
     schema = {"design": pl.Utf8, "signal": pl.Utf8, "unit": pl.Utf8, "effect": pl.Float64, "lo90": pl.Float64,
               "hi90": pl.Float64, "p_value": pl.Float64, "q_value": pl.Float64, "naive_effect": pl.Float64,
               "treated": pl.Int64, "observations": pl.Int64, "geos": pl.Int64, "reading": pl.Utf8}

@@ -157,7 +157,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from weather_mmm.weather.cities import load_cities
 
     cities = set(load_cities())
-    spec = import_tenant(settings.imports_dir(), args.tenant, args.spec, args.files, cities, simulated_tenants())
+    spec = import_tenant(settings.imports_dir(), args.tenant, args.spec, args.files, cities, simulated_tenants(),
+                         args.forecasts)
     sales, _ = read_imported_tenant(settings.imports_dir(), args.tenant, cities)
     first, last = sales["date"].min(), min(sales["date"].max(), settings.calendar_end())
     print(f"imported {args.tenant}: {sales.height} rows, {first}..{sales['date'].max()}, geos {', '.join(spec['geos'])}, "
@@ -223,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--spec", type=Path, required=True,
                      help='tenant.json: {"name", "geos": {city: revenue share}, "channels": [...], optional "tier", "industry"}')
     imp.add_argument("files", type=Path, nargs="+", help="daily CSV or Parquet files")
+    imp.add_argument("--forecasts", type=Path, nargs="+", default=[],
+                     help="weather forecasts the tenant planned spend on: CSV or Parquet with date, geo, variable "
+                          "(precipitation | snowfall | heat | cold), forecast, optional lead_days")
     imp.add_argument("--no-run", action="store_true", help="only validate and store the files")
     imp.set_defaults(func=cmd_import)
     fit = sub.add_parser("fit-climatology", help="refit storage/seeds/climatology.json from real seed files")

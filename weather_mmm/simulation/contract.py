@@ -25,7 +25,8 @@ class Simulation:
         contributions: true daily decomposition, one row per date, geo and component
             (``baseline``, ``weather``, ``channel:<name>``); components sum to expected revenue exactly.
         parameters: true parameters and effects, long format (see :mod:`.truth`).
-        forecasts: the forecasts weather-triggered spend used (empty for other tenants).
+        forecasts: the forecasts weather-triggered spend was planned on (:data:`FORECAST_SCHEMA`; empty for other
+            tenants).
         experiments: the lift tests the tenant ran, as their readouts (:data:`EXPERIMENT_UNITS`; empty when none).
     """
 
@@ -82,3 +83,14 @@ def tenant_stream(profile: TenantProfile, label: str) -> np.random.Generator:
     """The tenant's own random stream named ``label`` (independent of every other tenant and label)."""
     key = [profile.seed, zlib.crc32(profile.tenant.encode()), zlib.crc32(label.encode())]
     return np.random.default_rng(np.random.SeedSequence(key))
+
+
+#: Columns of ``tenant_forecasts``: the weather forecasts a tenant planned on, one row per date, geo and variable
+#: (``lead_days`` before the date; ``observed`` and ``trigger_signal`` are the simulation's, null for an import).
+FORECAST_SCHEMA = {"date": pl.Date, "tenant": pl.Utf8, "geo": pl.Utf8, "variable": pl.Utf8, "lead_days": pl.Int64,
+                   "forecast": pl.Float64, "observed": pl.Float64, "trigger_signal": pl.Float64}
+#: Forecast variable -> the ``weather_daily`` column it forecasts, and one unit of it in words.
+FORECAST_VARIABLES = {"precipitation": ("precipitation_sum", "mm of precipitation"),
+                      "snowfall": ("snowfall_sum", "cm of snowfall"),
+                      "heat": ("temperature_2m_max", "°C of maximum temperature"),
+                      "cold": ("temperature_2m_min", "°C of minimum temperature")}

@@ -27,6 +27,13 @@ instead of revenue; optional ``experiments`` list the lift tests it ran, which c
 (``spend``: the channel's spend in the geo during the test, USD; ``lift``: the incremental revenue the test
 measured, carryover after it included, USD; ``lift_se``: its standard error, USD). An imported tenant has
 no ground truth.
+
+A tenant that planned spend on weather forecasts may also bring them (``weather-mmm import --forecasts``), kept
+in ``<tenant>/forecasts/``: CSV or Parquet with one row per date, geo and variable, columns ``date``, ``geo``,
+``variable`` (``precipitation`` mm, ``snowfall`` cm, ``heat`` maximum temperature °C, ``cold`` minimum
+temperature °C: ``contract.FORECAST_VARIABLES``), ``forecast`` (the forecast it planned on, in that unit) and
+optional ``lead_days`` (days before the date it was issued; default 1). They become its ``tenant_forecasts``
+rows, which ``weather_evidence`` uses for the forecast-error design.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from pathlib import Path
 import polars as pl
 
 from weather_mmm.errors import WeatherMMMError
-from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, SALES_COLUMNS, SPEND_COLUMNS, experiment_id
+from weather_mmm.simulation.contract import (EXPERIMENT_SCHEMA, EXPERIMENT_UNITS, FORECAST_SCHEMA, FORECAST_VARIABLES, SALES_COLUMNS,
+                                             SPEND_COLUMNS, experiment_id)
 
 
 class TenantImportError(WeatherMMMError, ValueError):
@@ -145,7 +153,62 @@ def read_tenant_files(files: list[Path], tenant: str, channels: list[str], geos:
 
 
 SPEC_FILE = "tenant.json"
+FORECASTS_DIR = "forecasts"
 DATA_SUFFIXES = (".csv", ".parquet")
+
+
+def read_forecast_files(files: list[Path], tenant: str, geos: list[str]) -> pl.DataFrame:
+    """Validate and convert a tenant's forecast files into ``tenant_forecasts`` rows (:data:`FORECAST_SCHEMA`).
+
+    Raises:
+        TenantImportError: the first problem found, naming file, row and column: a missing column, a date that
+            is not ISO, a geo or variable the tenant cannot have, a forecast that is not a number, a lead time
+            below 1 day, or a date, geo and variable given twice.
+    """
+    parts = []
+    for path in map(Path, files):
+        frame = _read(path)
+        missing = [c for c in ("date", "geo", "variable", "forecast") if c not in frame.columns]
+        if missing:
+            raise TenantImportError(f"{path}: missing column(s) {', '.join(missing)} (tenant {tenant}'s forecasts)")
+        dates = frame["date"].str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+        for column, bad, what in (("date", dates.is_null(), "is not an ISO date"),
+                                  ("geo", ~frame["geo"].is_in(geos), f"is not one of the tenant's geos {geos}"),
+                                  ("variable", ~frame["variable"].is_in(list(FORECAST_VARIABLES)),
+                                   f"is not one of {', '.join(FORECAST_VARIABLES)}")):
+            if (rows := bad.fill_null(True).arg_true()).len():
+                row = int(rows[0])
+                raise TenantImportError(f"{path}: row {row + 1}, column {column!r}: {frame[column][row]!r} {what}")
+        forecast = frame["forecast"].str.strip_chars().cast(pl.Float64, strict=False)
+        if (rows := forecast.is_null().arg_true()).len():
+            row = int(rows[0])
+            raise TenantImportError(f"{path}: row {row + 1}, column 'forecast': {frame['forecast'][row]!r} is not a number")
+        lead = (_numeric(frame, "lead_days", path, integer=True) if "lead_days" in frame.columns
+                else pl.Series("lead_days", [1] * frame.height, pl.Int64))
+        if (rows := (lead < 1).arg_true()).len():
+            row = int(rows[0])
+            raise TenantImportError(f"{path}: row {row + 1}, column 'lead_days': a forecast is issued at least 1 day ahead")
+        parts.append(pl.DataFrame({"date": dates, "tenant": tenant, "geo": frame["geo"], "variable": frame["variable"],
+                                   "lead_days": lead, "forecast": forecast, "observed": None, "trigger_signal": None},
+                                  schema=FORECAST_SCHEMA))
+    forecasts = pl.concat(parts) if parts else pl.DataFrame(schema=FORECAST_SCHEMA)
+    twice = forecasts.filter(pl.struct("date", "geo", "variable").is_duplicated())
+    if twice.height:
+        raise TenantImportError(f"tenant {tenant}: forecasts give {twice['variable'][0]} in {twice['geo'][0]} on "
+                                f"{twice['date'][0]} more than once")
+    return forecasts.sort("variable", "geo", "date")
+
+
+def read_imported_forecasts(imports_dir: Path, tenant: str, known_cities: set[str]) -> pl.DataFrame:
+    """An imported tenant's forecasts from ``<tenant>/forecasts/`` (no rows when it brought none).
+
+    Raises:
+        TenantImportError: as :func:`read_forecast_files`.
+    """
+    folder = Path(imports_dir) / tenant
+    spec = read_tenant_spec(folder / SPEC_FILE, known_cities)
+    files = data_files(folder / FORECASTS_DIR) if (folder / FORECASTS_DIR).is_dir() else []
+    return read_forecast_files(files, tenant, list(spec["geos"]))
 
 
 def read_tenant_spec(path: Path, known_cities: set[str]) -> dict:
@@ -255,8 +318,9 @@ def read_imported_tenant(imports_dir: Path, tenant: str, known_cities: set[str])
 
 
 def import_tenant(imports_dir: Path, tenant: str, spec_file: Path, files: list[Path], known_cities: set[str],
-                  reserved: set[str]) -> dict:
-    """Validate a tenant's declaration and files, then copy them into ``imports_dir/<tenant>/``.
+                  reserved: set[str], forecasts: list[Path] = ()) -> dict:
+    """Validate a tenant's declaration, files and forecast files, then copy them into ``imports_dir/<tenant>/``
+    (the forecasts into its ``forecasts/``).
 
     Nothing is copied unless everything validates; a tenant already imported gets its folder replaced
     whole (the previous files are kept until the new ones are in place).
@@ -275,8 +339,13 @@ def import_tenant(imports_dir: Path, tenant: str, spec_file: Path, files: list[P
         shutil.copy(spec_file, staging / SPEC_FILE)
         spec = read_tenant_spec(staging / SPEC_FILE, known_cities)
         read_tenant_files(list(map(Path, files)), tenant, spec["channels"], list(spec["geos"]))
+        read_forecast_files(list(map(Path, forecasts)), tenant, list(spec["geos"]))
         for f in files:
             shutil.copy(f, staging / Path(f).name)
+        if forecasts:
+            (staging / FORECASTS_DIR).mkdir()
+            for f in forecasts:
+                shutil.copy(f, staging / FORECASTS_DIR / Path(f).name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

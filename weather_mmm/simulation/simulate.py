@@ -32,7 +32,7 @@ import polars as pl
 
 from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation.catalog import TenantProfile
-from weather_mmm.simulation.contract import HORIZON_DAYS, Simulation, tenant_stream as _rng
+from weather_mmm.simulation.contract import FORECAST_VARIABLES, HORIZON_DAYS, Simulation, tenant_stream as _rng
 from weather_mmm.simulation.truth import decompose_and_score
 from weather_mmm.weather.climatology import CityClimatology
 from weather_mmm.weather.normals import normal_weather
@@ -157,10 +157,6 @@ def _trigger_signal(variable: str, forecast: np.ndarray, normal: pl.DataFrame, n
     return np.clip((normal["temperature_2m_min"].to_numpy()[:n] - forecast) / 4.0, 0, 2)
 
 
-_TRIGGER_OBSERVED = {"precipitation": "precipitation_sum", "snowfall": "snowfall_sum", "heat": "temperature_2m_max",
-                     "cold": "temperature_2m_min"}
-
-
 def _spend_plan(profile: TenantProfile, geo: str, dates: list[dt.date], trigger: np.ndarray | None) -> dict[str, np.ndarray]:
     """Daily spend per channel in one geo (USD), calendar days only."""
     n = len(dates)
@@ -265,7 +261,7 @@ def demand_process(profile: TenantProfile, weather: pl.DataFrame, climatology: d
         trigger = None
         if profile.weather_trigger:
             var, lead = profile.weather_trigger["variable"], profile.weather_trigger["lead_days"]
-            observed = w[_TRIGGER_OBSERVED[var]].to_numpy()
+            observed = w[FORECAST_VARIABLES[var][0]].to_numpy()
             err = _rng(profile, f"forecast:{geo}").normal(0, 1, HORIZON_DAYS)[:n] * FORECAST_ERROR_SD[var] * np.sqrt(lead)
             forecast = observed + err
             if var in ("precipitation", "snowfall"):

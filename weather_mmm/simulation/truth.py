@@ -27,7 +27,8 @@ import polars as pl
 
 from weather_mmm.media import HillSaturation, adstock_from_dict
 from weather_mmm.simulation.catalog import TenantProfile
-from weather_mmm.simulation.contract import EXPERIMENT_SCHEMA, HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS, Simulation, experiment_id
+from weather_mmm.simulation.contract import (EXPERIMENT_SCHEMA, FORECAST_SCHEMA, HORIZON_DAYS, SALES_COLUMNS, SPEND_COLUMNS,
+                                             Simulation, experiment_id)
 from weather_mmm.simulation.contract import tenant_stream as _rng
 
 CHANNEL_PREFIX = "channel:"
@@ -199,8 +200,6 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
 
 
 PARAMETER_COLUMNS = ["tenant", "kind", "key", "geo", "parameter", "value", "detail"]
-FORECAST_SCHEMA = {"date": pl.Date, "tenant": pl.Utf8, "geo": pl.Utf8, "variable": pl.Utf8, "lead_days": pl.Int64,
-                   "forecast": pl.Float64, "observed": pl.Float64, "trigger_signal": pl.Float64}
 
 
 def _realise_sales(profile, geo, date_s, base_rev, media_rev, W, wbar, shares, depth) -> pl.DataFrame:
