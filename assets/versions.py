@@ -73,9 +73,10 @@ def tenant_model_inputs(matrix: pl.DataFrame, data: dict) -> str:
 
 def evidence_inputs(tables: dict, forecasts: pl.DataFrame | None) -> str:
     """Fingerprint of what a tenant's weather evidence reads: its geos' sales, spend and weather
-    (``resources.warehouse.tenant_tables``), its channels and the forecasts its spend was planned on."""
+    (``resources.warehouse.tenant_tables``), its channels and the forecasts its spend was planned on (none: no
+    table yet, or no rows for the tenant, alike)."""
     return fingerprint(tables["sales"], tables["spend"], tables["weather"], json.dumps(tables["channels"]),
-                       forecasts if forecasts is not None else "no forecasts")
+                       forecasts if forecasts is not None and forecasts.height else "no forecasts")
 
 
 def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:

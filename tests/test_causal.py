@@ -138,3 +138,14 @@ def test_bad_input_is_named(weather):
         causal.geo_panel(sim.sales, sim.spend, holey, channels)
     with pytest.raises(ValueError, match="tenant drizzle_rainwear: tenant_forecasts has variable 'fog'; known: precipitation"):
         causal.geo_panel(sim.sales, sim.spend, weather, channels, sim.forecasts.with_columns(variable=pl.lit("fog")))
+
+
+def test_no_forecast_table_and_no_forecast_rows_are_the_same_input(weather):
+    """The evidence of a tenant that planned on no forecast stays up to date once another tenant's forecasts
+    create the table."""
+    from assets.versions import evidence_inputs
+
+    sim = simulate_tenant(get_profile("sunshield_skincare"), weather, CLIM, END)
+    tables = {"sales": sim.sales, "spend": sim.spend, "weather": weather, "channels": ["meta", "google", "email"]}
+    none = evidence_inputs(tables, None)
+    assert evidence_inputs(tables, sim.forecasts.clear()) == none != evidence_inputs(tables, sim.forecasts)
