@@ -98,7 +98,8 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     Tables: ``budget_allocation`` (tenant, date, channel, current_spend, recommended_spend USD/day, change),
     ``allocation_summary`` (per channel: spend, marginal ROAS with its 90 % interval, saturation, forecast
     weather multiplier, bounds; ``all``: incremental revenue and lift over the current allocation with 90 %
-    intervals, budget, explanation, model version, forecast source).
+    intervals, budget, explanation, which way the plan was chosen and at what risk aversion, model version,
+    forecast source).
 
     Raises:
         dagster.Failure: the tenant has no usable model version (none converged without drift).

@@ -12,10 +12,12 @@ import datetime as dt
 import json
 from contextlib import contextmanager
 
+import dagster as dg
 import polars as pl
 from dagster._core.definitions.partitions.context import partition_loading_context
-from dagster._core.storage.db_io_manager import DbIOManager
+from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
 from dagster_duckdb import DuckDBResource
+from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
 from weather_mmm.settings import warehouse_path
@@ -44,22 +46,71 @@ class _DynamicAwareDbIOManager(DbIOManager):
             return super().load_input(context)
 
 
-class _WithoutHandlerMetadata:
-    """An output context whose ``add_output_metadata`` does nothing."""
+class _AtomicDuckDbClient(DuckDbClient):
+    """``DuckDbClient`` whose writes are atomic. The library deletes a partition's rows (committed at once) and
+    then inserts the new ones, so an insert that failed (a value the stored column cannot hold, a column
+    the table lacks) lost what had been stored, and its connection stayed open. Here the delete and the insert
+    share one transaction, rolled back when either fails, and the connection is always closed."""
 
-    def __init__(self, context):
-        self._context = context
+    @staticmethod
+    @contextmanager
+    def connect(context, table_slice):
+        with DuckDbClient.connect(context, table_slice) as conn:
+            conn.begin()
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                conn.close()  # the library closes only after a clean exit; closing twice is harmless
 
-    def __getattr__(self, name):
-        return getattr(self._context, name)
+    @staticmethod
+    def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
+        """Nothing: :class:`_RangePolarsTypeHandler` deletes the slice after adding any new column to the table
+        (DuckDB refuses, at commit, an ``alter table`` on a table the transaction has already changed)."""
 
-    def add_output_metadata(self, metadata) -> None:
-        pass
+
+def _stored_columns(connection, table_slice: TableSlice) -> dict[str, str]:
+    """The stored table's columns and their DuckDB types, in order; none when it does not exist yet."""
+    return dict(connection.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
+        "order by ordinal_position", [table_slice.schema, table_slice.table]).fetchall())
+
+
+def _fit_stored_table(connection, table: str, stored: dict[str, str], context) -> None:
+    """Make the stored ``table`` (columns and types ``stored``) take the registered ``_frame`` by name: add the
+    frame's new columns; raise ``ValueError`` (table, column, value) for a stored column the frame lacks or a
+    value the stored type cannot hold exactly (``try_cast`` there and back changes it)."""
+    asset = context.asset_key.to_user_string()
+    types = dict(connection.execute("select column_name, column_type from (describe select * from _frame)").fetchall())
+    if missing := [c for c in stored if c not in types]:
+        raise ValueError(f"table {table}: asset {asset} no longer writes the stored column(s) {', '.join(missing)}; nothing "
+                         f"was written and the stored rows are as they were. Drop them (alter table {table} drop column "
+                         f"...) to store the new shape")
+    for column, kind in stored.items():
+        if types[column] != kind and (value := connection.execute(
+                f'select "{column}" from _frame where "{column}" is not null and '
+                f'try_cast(try_cast("{column}" as {kind}) as {types[column]}) is distinct from "{column}" limit 1').fetchone()):
+            raise ValueError(f"table {table}: column {column} stores {kind}, and asset {asset} writes {types[column]} "
+                             f"values it cannot hold exactly ({value[0]!r}); nothing was written and the stored rows "
+                             f"are as they were")
+    for column in [c for c in types if c not in stored]:
+        connection.execute(f'alter table {table} add column "{column}" {types[column]}')
+        context.log.info(f"table {table}: added column {column} ({types[column]})")
 
 
 class _RangePolarsTypeHandler(DuckDBPolarsTypeHandler):
-    """Writes as ``DuckDBPolarsTypeHandler`` does, with two differences:
+    """Writes a Polars frame as ``DuckDBPolarsTypeHandler`` does, with these differences:
 
+    - Columns are inserted by name, not by position, so a frame whose columns come in another order than the
+      stored table's cannot put values under the wrong column.
+    - A column the stored table lacks (a newer version of the asset writes it) is added to the table first:
+      ``alter table ... add column``, null in the rows stored before. A stored column the frame lacks, or a
+      value its stored column's type cannot hold exactly (1.5 into a BIGINT, which DuckDB would round), raises
+      ``ValueError`` naming the table, the column and the value, and nothing is written
+      (:class:`_AtomicDuckDbClient`).
     - On a run over a partition range Dagster copies the output's metadata to every partition's
       materialization, so the library's table schema and row count (of the whole range) would be stored 731
       times per table in a tenant's data run, half of what its events weigh. They are kept for
@@ -68,16 +119,30 @@ class _RangePolarsTypeHandler(DuckDBPolarsTypeHandler):
       deleted, as in the library, without the library's warning on the console."""
 
     def handle_output(self, context, table_slice, obj, connection):
+        table = f"{table_slice.schema}.{table_slice.table}"
+        connection.register("_frame", obj.to_arrow())
+        try:
+            stored = _stored_columns(connection, table_slice)
+            if stored and not obj.is_empty():
+                _fit_stored_table(connection, table, stored, context)
+            if stored:
+                DuckDbClient.delete_table_slice(context, table_slice, connection)
+            if not obj.is_empty():
+                connection.execute(f"insert into {table} by name select * from _frame" if stored else
+                                   f"create table {table} as select * from _frame")
+        finally:
+            connection.unregister("_frame")
         if obj.is_empty():
             context.add_output_metadata({"row_count": 0})
-            return None
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
-            context = _WithoutHandlerMetadata(context)
-        return super().handle_output(context, table_slice, obj, connection)
+        elif not (context.has_asset_partitions and len(context.asset_partition_keys) > 1):
+            context.add_output_metadata({"row_count": obj.height, "dataframe_columns": dg.TableSchema(
+                columns=[dg.TableColumn(name=n, type=str(t)) for n, t in obj.schema.items()])})
+        return None
 
 
 class WarehouseIOManager(DuckDBPolarsIOManager):
-    """``DuckDBPolarsIOManager`` that also handles tenant x date partitions (see ``_DynamicAwareDbIOManager``)
+    """``DuckDBPolarsIOManager`` that handles tenant x date partitions (``_DynamicAwareDbIOManager``), writes
+    each output atomically (``_AtomicDuckDbClient``), by column name, adding new columns to stored tables,
     and stores no per-partition copy of a range's table schema (``_RangePolarsTypeHandler``)."""
 
     @staticmethod
@@ -85,10 +150,9 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
         return [_RangePolarsTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
-        base = super().create_io_manager(context)
-        manager = _DynamicAwareDbIOManager.__new__(_DynamicAwareDbIOManager)
-        manager.__dict__.update(base.__dict__)
-        return manager
+        return _DynamicAwareDbIOManager(db_client=_AtomicDuckDbClient(), database=self.database, schema=self.schema_,
+                                        type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
+                                        io_manager_name="WarehouseIOManager")
 
 
 def warehouse_io_manager() -> DuckDBPolarsIOManager:

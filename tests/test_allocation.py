@@ -95,6 +95,7 @@ def test_the_posterior_mean_plan_stands_when_it_surely_beats_the_current_allocat
     chosen = allocate(fit, HISTORY, NORMAL, DATES)
     assert np.array_equal(chosen.recommended, plan)
     assert "highest expected revenue beats the current allocation with at least 90% posterior probability" in chosen.explanation
+    assert chosen.summary("t").filter(pl.col("channel") == "all").select("plan_choice", "risk_aversion").row(0) == ("mean", 1.2816)
 
 
 def test_an_unsure_posterior_mean_plan_gives_way_to_the_risk_aware_plan():
@@ -108,6 +109,7 @@ def test_an_unsure_posterior_mean_plan_gives_way_to_the_risk_aware_plan():
     assert careful.lift["mean"] < lift.mean() and careful.lift["lo90"] > 0
     assert careful.lift["hi90"] - careful.lift["lo90"] < np.subtract(*np.percentile(lift, [95, 5])) / 10
     assert "with less than 90% posterior probability, so this plan gives up expected lift for certainty" in careful.explanation
+    assert careful.summary("t").filter(pl.col("channel") == "all")["plan_choice"].item() == "risk-adjusted"
 
 
 def test_fixed_channel_and_explicit_bounds_hold_exactly():

@@ -116,7 +116,8 @@ class Allocation:
         """Rows per channel plus ``all``: spend over the horizon (current, recommended, USD), marginal ROAS with
         its interval at the recommended spend and its mean at the current, saturation, forecast weather
         multiplier, daily bounds (USD/day); for ``all`` the incremental revenue and lift (USD) with intervals, the
-        budget and the explanation."""
+        budget, the explanation, ``plan_choice`` (``mean`` or ``risk-adjusted``, as :func:`allocate` chose) and
+        the ``risk_aversion`` it was judged at (posterior standard deviations)."""
         rows = []
         for j, c in enumerate(self.channels):
             rows.append({"tenant": tenant, "channel": c, "current_spend": float(self.current[j] * len(self.dates)),
@@ -130,7 +131,7 @@ class Allocation:
                      **{f"revenue_{k}": v for k, v in self.revenue.items()},
                      "revenue_current_mean": self.revenue_current["mean"],
                      **{f"lift_{k}": v for k, v in self.lift.items()}, "budget": self.budget,
-                     "explanation": self.explanation})
+                     "explanation": self.explanation, "plan_choice": self.choice, "risk_aversion": self.risk_aversion})
         return pl.DataFrame(rows, infer_schema_length=None)
 
 

@@ -1,0 +1,49 @@
+"""The main job's closing tables (``weather_mmm/reports.py``), from warehouse tables written here."""
+
+import duckdb
+import polars as pl
+
+from weather_mmm.reports import portfolio_summary
+
+
+def _plan(tenant: str, moves: dict[str, float], **all_row) -> list[dict]:
+    """allocation_summary rows: per channel current and recommended spend (USD), then the ``all`` row."""
+    rows = [{"tenant": tenant, "channel": c, "current_spend": 100.0, "recommended_spend": 100.0 * (1 + m)}
+            for c, m in moves.items()]
+    return rows + [{"tenant": tenant, "channel": "all", "current_spend": 300.0, "recommended_spend": 300.0,
+                    "lift_mean": 12.0, "lift_lo90": 1.0, "lift_hi90": 30.0, **all_row}]
+
+
+def _warehouse(plans: list[dict]) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect()
+    tenants = sorted({p["tenant"] for p in plans})
+    frames = {
+        "tenant_catalog": pl.DataFrame({"tenant": tenants, "tier": "high"}),
+        "mmm_diagnostics": pl.DataFrame({"tenant": tenants, "holdout_r2": 0.7, "status": "usable"}),
+        "mmm_effects": pl.DataFrame({"tenant": tenants, "kind": "roas", "key": "meta", "mean": 2.0, "lo90": 1.0,
+                                     "hi90": 3.0}),
+        "allocation_summary": pl.DataFrame(plans, infer_schema_length=None),
+    }
+    for name, frame in frames.items():
+        conn.register("frame", frame.to_arrow())
+        conn.execute(f"create table main.{name} as select * from frame")
+    return conn
+
+
+def test_the_budget_change_says_when_the_risk_adjusted_plan_was_taken():
+    moves = {"email": 0.3, "google": -0.2, "meta": -0.1}
+    conn = _warehouse(_plan("acme", moves, plan_choice="mean", risk_aversion=1.2816)
+                      + _plan("brio", moves, plan_choice="risk-adjusted", risk_aversion=1.2816)
+                      + _plan("cato", dict.fromkeys(moves, 0.0), plan_choice="risk-adjusted", risk_aversion=1.2816)
+                      + _plan("dune", dict.fromkeys(moves, 0.001), plan_choice="mean", risk_aversion=1.2816))
+    change = dict(portfolio_summary(conn).select("tenant", "budget_change").iter_rows())
+    assert change == {"acme": "email +30%, google -20%, meta -10%",
+                      "brio": "email +30%, google -20%, meta -10% (risk-adjusted)",
+                      "cato": "keep the current allocation (the best plan is less than 90% sure to gain)",
+                      "dune": "keep the current allocation"}
+
+
+def test_a_warehouse_written_before_plan_choice_still_summarises():
+    conn = _warehouse(_plan("acme", {"email": 0.3, "meta": -0.3}))
+    row = portfolio_summary(conn).row(0, named=True)
+    assert row["budget_change"] == "email +30%, meta -30%" and row["lift_usd"] == "+12 [+1, +30]"
