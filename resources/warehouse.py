@@ -120,21 +120,23 @@ class _RangePolarsTypeHandler(DuckDBPolarsTypeHandler):
 
     def handle_output(self, context, table_slice, obj, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
-        connection.register("_frame", obj.to_arrow())
-        try:
-            stored = _stored_columns(connection, table_slice)
-            if stored and not obj.is_empty():
-                _fit_stored_table(connection, table, stored, context)
+        stored = _stored_columns(connection, table_slice)
+        if obj.is_empty():
             if stored:
                 DuckDbClient.delete_table_slice(context, table_slice, connection)
-            if not obj.is_empty():
-                connection.execute(f"insert into {table} by name select * from _frame" if stored else
-                                   f"create table {table} as select * from _frame")
+            context.add_output_metadata({"row_count": 0})
+            return None
+        connection.register("_frame", obj.to_arrow())
+        try:
+            if stored:
+                _fit_stored_table(connection, table, stored, context)
+                DuckDbClient.delete_table_slice(context, table_slice, connection)
+                connection.execute(f"insert into {table} by name select * from _frame")
+            else:
+                connection.execute(f"create table {table} as select * from _frame")
         finally:
             connection.unregister("_frame")
-        if obj.is_empty():
-            context.add_output_metadata({"row_count": 0})
-        elif not (context.has_asset_partitions and len(context.asset_partition_keys) > 1):
+        if not (context.has_asset_partitions and len(context.asset_partition_keys) > 1):
             context.add_output_metadata({"row_count": obj.height, "dataframe_columns": dg.TableSchema(
                 columns=[dg.TableColumn(name=n, type=str(t)) for n, t in obj.schema.items()])})
         return None

@@ -77,3 +77,8 @@ def test_a_value_its_stored_column_cannot_hold_is_refused_not_rounded(warehouse)
     message = str(result.get_step_failure_events()[0].event_specific_data.error)
     assert "column orders stores BIGINT" in message and "(2.5)" in message
     assert _stored(warehouse) == [("acme", 3), ("zenith", 4)]
+
+
+def test_an_empty_output_deletes_its_partition_and_writes_nothing(stored):
+    assert _materialize(lambda t: pl.DataFrame(), "acme").success  # no rows, not even columns
+    assert _stored(stored) == [("zenith", 20.0, "meta"), ("zenith", 21.0, "email")]
