@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from assets.check_results import check_result, read_tables
 from assets.features import tenant_features
@@ -23,7 +24,8 @@ from resources import WAREHOUSE_POOL
 from resources.warehouse import tenant_tables
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
-from weather_mmm.allocation.optimize import DEFAULT_RISK_AVERSION, Constraints, allocate
+from weather_mmm.allocation.optimize import (DEFAULT_BOUND_SHARE, DEFAULT_RISK_AVERSION, Constraints,
+                                              InfeasibleAllocation, allocate)
 from weather_mmm.models import store
 from weather_mmm.settings import imports_dir
 from weather_mmm.simulation.importer import tenant_margin
@@ -43,6 +45,35 @@ def risk_aversion() -> float:
 def horizon_days() -> int:
     """``WEATHER_MMM_HORIZON_DAYS`` (default 7): days planned ahead."""
     return int(os.environ.get("WEATHER_MMM_HORIZON_DAYS", DEFAULT_HORIZON_DAYS))
+
+
+class PlanConfig(dg.Config):
+    """Planning constraints of one run of ``budget_allocation``, set in the Dagster launchpad (or a schedule's
+    run config). Left out, each takes its default: the current allocation's budget, every channel within
+    ±``bound_share`` of its current daily spend (``weather_mmm.allocation.optimize.Constraints``). Constraints the
+    plan cannot meet fail the run with the reason (``InfeasibleAllocation``)."""
+
+    budget_usd: float | None = Field(None, description="Total spend over the horizon, USD; default: the current "
+                                                       "allocation's (last 28 days' mean daily spend carried forward)")
+    min_daily_usd: dict[str, float] = Field(default_factory=dict, description="Channel -> least spend per day, USD")
+    max_daily_usd: dict[str, float] = Field(default_factory=dict, description="Channel -> most spend per day, USD")
+    fixed_daily_usd: dict[str, float] = Field(default_factory=dict, description="Channel -> spend per day held fixed, USD")
+    target_roas: float | None = Field(None, description="Least incremental revenue per USD spent by the plan; the "
+                                                        "budget becomes a cap")
+    bound_share: float = Field(DEFAULT_BOUND_SHARE, description="Bounds of a channel not given: its current daily "
+                                                                "spend ± this share")
+
+    def constraints(self, margin: float | None) -> Constraints:
+        """These constraints for a tenant with contribution ``margin`` (None when unknown)."""
+        limited = sorted(set(self.min_daily_usd) | set(self.max_daily_usd))
+        return Constraints(budget=self.budget_usd, fixed=dict(self.fixed_daily_usd), target_roas=self.target_roas,
+                           bounds={c: (self.min_daily_usd.get(c), self.max_daily_usd.get(c)) for c in limited} or None,
+                           bound_share=self.bound_share, margin=margin)
+
+    def fingerprint(self) -> str:
+        """What the allocation's data version reads of the config: nothing for the defaults, which a run without
+        config (the main job, the schedule) plans with."""
+        return "" if self == PlanConfig() else self.model_dump_json()
 
 
 def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.DataFrame, dt.date, str]:
@@ -91,9 +122,10 @@ def plan_inputs(conn, tenant: str, fit, geos: dict, last_day: dt.date) -> tuple[
     pool=WAREHOUSE_POOL,
     group_name="allocation",
 )
-def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: PlanConfig):
     """Recommended spend per channel and day over the planning horizon (``weather_mmm.allocation``), from the
-    newest usable model version in ``model_versions``, the tenant's recent spend and the forecast weather.
+    newest usable model version in ``model_versions``, the tenant's recent spend and the forecast weather,
+    within the run's constraints (:class:`PlanConfig`).
 
     Tables: ``budget_allocation`` (tenant, date, channel, current_spend, recommended_spend USD/day, change),
     ``allocation_summary`` (per channel: spend, marginal ROAS with its 90 % interval, saturation, forecast
@@ -102,7 +134,8 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     forecast source).
 
     Raises:
-        dagster.Failure: the tenant has no usable model version (none converged without drift).
+        dagster.Failure: the tenant has no usable model version (none converged without drift), or the constraints
+            cannot be met (says which).
     """
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
@@ -120,7 +153,10 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
             raise dg.Failure(f"tenant {tenant}: {error}") from error
         dates, weather, history, issued, source = plan_inputs(conn, tenant, fit, geos, matrix["date"].max())
     margin = tenant_margin(imports_dir(), tenant)
-    plan = allocate(fit, history, weather, dates, Constraints(margin=margin), risk_aversion=risk_aversion())
+    try:
+        plan = allocate(fit, history, weather, dates, config.constraints(margin), risk_aversion=risk_aversion())
+    except InfeasibleAllocation as error:
+        raise dg.Failure(f"tenant {tenant}: {error}") from error
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
                                                 issued=pl.lit(issued))
@@ -137,7 +173,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
                           ["allocation", "response_curves"]),
     }, output_name="budget_allocation")
-    inputs = allocation_inputs(model_inputs, version["version"], margin)
+    inputs = allocation_inputs(model_inputs, version["version"], margin, config.fingerprint())
     return versioned(table, "budget_allocation", ALLOCATION_CODE, inputs), versioned(summary, "allocation_summary", ALLOCATION_CODE, inputs)
 
 

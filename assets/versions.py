@@ -86,13 +86,14 @@ def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:
     return fingerprint(model_inputs, experiments)
 
 
-def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None) -> str:
+def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None, constraints: str = "") -> str:
     """Fingerprint of what an allocation reads: the model inputs (``tenant_model_inputs``), the model version
-    it plans from, the tenant's contribution margin, the horizon, the risk aversion and the forecast (a file's
-    bytes; the API's forecast is new every day)."""
+    it plans from, the tenant's contribution margin, the run's constraints (``PlanConfig.fingerprint``: none for
+    the defaults), the horizon, the risk aversion and the forecast (a file's bytes; the API's forecast is new
+    every day)."""
     forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     source = os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated")
-    return fingerprint(model_inputs, model_version or "no usable model version", str(margin),
+    return fingerprint(model_inputs, model_version or "no usable model version", str(margin), constraints,
                        os.environ.get("WEATHER_MMM_HORIZON_DAYS", "default horizon"),
                        os.environ.get("WEATHER_MMM_RISK_AVERSION", "default risk aversion"),
                        Path(forecast) if forecast else f"api {dt.date.today()}" if source == "api" else source)

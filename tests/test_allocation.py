@@ -120,6 +120,22 @@ def test_fixed_channel_and_explicit_bounds_hold_exactly():
     assert plan.recommended[:, 1].max() <= 2_000.0 + 1e-9
 
 
+def test_a_runs_plan_config_bounds_one_end_and_keeps_the_default_elsewhere():
+    from assets.allocation import PlanConfig
+
+    config = PlanConfig(budget_usd=14_000.0, max_daily_usd={"social": 1_100.0})  # as set in the Dagster launchpad
+    plan = allocate(known_fit(), HISTORY, NORMAL, DATES, config.constraints(None), risk_aversion=0.0)
+    spend = plan.recommended
+    assert spend.sum() == pytest.approx(14_000.0, abs=1e-6)
+    free = allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig().constraints(None), risk_aversion=0.0).recommended
+    assert free[:, 1].max() > 1_250.0 and spend[:, 1].max() == pytest.approx(1_100.0)  # the cap binds
+    assert spend[:, 0].min() >= 700.0 - 1e-9  # search keeps its default floor, 30 % under current
+    assert PlanConfig().fingerprint() == "" and config.fingerprint() != ""  # the defaults plan as a run without config
+    with pytest.raises(InfeasibleAllocation, match="channel social: minimum 1200.00 USD/day above maximum 1100.00"):
+        allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig(min_daily_usd={"social": 1_200.0},
+                                                                 max_daily_usd={"social": 1_100.0}).constraints(None))
+
+
 def test_infeasible_budget_is_refused_with_the_reason():
     with pytest.raises(InfeasibleAllocation, match=r"budget 5000.00 USD over 7 days is below the channels' minimums, "
                                                    r"which need 9800.00 USD \(daily bounds: search 700..1300"):

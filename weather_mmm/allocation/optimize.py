@@ -68,10 +68,11 @@ class InfeasibleAllocation(ValueError):
 
 @dataclass(frozen=True)
 class Constraints:
-    """Allocation constraints. Spend in USD; ``bounds`` and ``fixed`` per day."""
+    """Allocation constraints. Spend in USD; ``bounds`` (minimum, maximum) and ``fixed`` per channel and day; an end
+    of ``bounds`` left ``None``, like a channel left out, is the current daily spend -/+ ``bound_share`` of it."""
 
     budget: float | None = None
-    bounds: dict[str, tuple[float, float]] | None = None
+    bounds: dict[str, tuple[float | None, float | None]] | None = None
     fixed: dict[str, float] = field(default_factory=dict)
     target_roas: float | None = None
     bound_share: float = DEFAULT_BOUND_SHARE
@@ -244,7 +245,7 @@ def _resolve(constraints: Constraints, channels: list[str], current: np.ndarray,
     bounds = np.column_stack([current * (1 - share), current * (1 + share)])
     for j, c in enumerate(channels):
         if constraints.bounds and c in constraints.bounds:
-            bounds[j] = constraints.bounds[c]
+            bounds[j] = [default if end is None else end for default, end in zip(bounds[j], constraints.bounds[c])]
         if c in constraints.fixed:
             bounds[j] = (constraints.fixed[c], constraints.fixed[c])
         if bounds[j, 0] < 0 or bounds[j, 0] > bounds[j, 1]:
