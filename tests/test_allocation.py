@@ -154,6 +154,12 @@ def test_target_roas_caps_spend():
     capped = allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(target_roas=roas * 1.05))
     assert capped.recommended.sum() < free.recommended.sum() - 1.0
     assert capped.revenue["mean"] / capped.recommended.sum() >= roas * 1.05 * (1 - 1e-6)
+    # the constraint check reads the cap and the target from the stored summary; it fails a plan that misses either
+    assert constraints_respected(capped.table("t"), capped.summary("t")).passed
+    over = capped.table("t").with_columns(pl.col("recommended_spend") * 1.2)
+    assert "earns" in constraints_respected(over, capped.summary("t")).summary
+    assert "against a budget cap of 14000" in constraints_respected(
+        over.with_columns(pl.col("recommended_spend") * 2), capped.summary("t")).summary
 
 
 def test_model_store_round_trip_and_rollback(tmp_path):
@@ -275,6 +281,7 @@ def test_a_known_contribution_margin_spends_only_where_it_pays():
     low, high = spend <= 700 + 0.5, spend >= 1_300 - 0.5
     assert np.all(gain[low] <= 0.01) and np.all(gain[high] >= -0.01) and np.all(np.abs(gain[~low & ~high]) < 0.02)
     assert half.contribution_lift["mean"] > 0 and "break-even ROAS 2.00" in half.explanation
+    assert constraints_respected(half.table("t"), half.summary("t")).passed  # a cap, not an amount to spend
     # at a 100 % margin every channel pays: the whole budget is spent
     assert allocate(fit, HISTORY, NORMAL, DATES, Constraints(margin=1.0)).recommended.sum() == pytest.approx(14_000, abs=1e-3)
     with pytest.raises(InfeasibleAllocation, match=r"contribution margin 1.5 must be in \(0, 1\]"):

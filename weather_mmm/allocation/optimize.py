@@ -104,6 +104,7 @@ class Allocation:
     #: the risk aversion it was judged at.
     choice: str = "mean"
     risk_aversion: float = 0.0
+    target_roas: float | None = None  # least incremental revenue per USD of the plan, when asked for
 
     def table(self, tenant: str) -> pl.DataFrame:
         """Rows: tenant, date, channel, current_spend, recommended_spend (USD/day), change (share)."""
@@ -117,8 +118,9 @@ class Allocation:
         """Rows per channel plus ``all``: spend over the horizon (current, recommended, USD), marginal ROAS with
         its interval at the recommended spend and its mean at the current, saturation, forecast weather
         multiplier, daily bounds (USD/day); for ``all`` the incremental revenue and lift (USD) with intervals, the
-        budget, the explanation, ``plan_choice`` (``mean`` or ``risk-adjusted``, as :func:`allocate` chose) and
-        the ``risk_aversion`` it was judged at (posterior standard deviations)."""
+        budget (``budget_cap``: whether it is a cap, with a target ROAS or a margin, or an amount to spend), the
+        ``target_roas`` (null without one), the explanation, ``plan_choice`` (``mean`` or ``risk-adjusted``, as
+        :func:`allocate` chose) and the ``risk_aversion`` it was judged at (posterior standard deviations)."""
         rows = []
         for j, c in enumerate(self.channels):
             rows.append({"tenant": tenant, "channel": c, "current_spend": float(self.current[j] * len(self.dates)),
@@ -132,6 +134,7 @@ class Allocation:
                      **{f"revenue_{k}": v for k, v in self.revenue.items()},
                      "revenue_current_mean": self.revenue_current["mean"],
                      **{f"lift_{k}": v for k, v in self.lift.items()}, "budget": self.budget,
+                     "budget_cap": self.target_roas is not None or self.margin is not None, "target_roas": self.target_roas,
                      "explanation": self.explanation, "plan_choice": self.choice, "risk_aversion": self.risk_aversion})
         return pl.DataFrame(rows, infer_schema_length=None)
 
@@ -382,7 +385,7 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
     weather_lift = dict(zip(channels, model.weather_multiplier().tolist()))
     allocation = Allocation(dates, channels, current, plan, bounds, budget, _interval(inc), _interval(inc_current),
                             _interval(inc - inc_current), mroas, mroas_current, weather_lift, saturation, "",
-                            choice=choice, risk_aversion=risk_aversion)
+                            choice=choice, risk_aversion=risk_aversion, target_roas=target)
     if margin is not None:
         allocation.margin = margin
         allocation.contribution = _interval(margin * inc - plan.sum())

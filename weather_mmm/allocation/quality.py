@@ -20,8 +20,11 @@ OPTIMAL_GAIN_BAR, CAPTURE_BAR = 0.02, 0.90
 
 
 def constraints_respected(plans: pl.DataFrame, summary: pl.DataFrame) -> CheckOutcome:
-    """Per tenant: every channel-day inside its stored daily bounds and the plan's total equal to the budget
-    (within 1e-6 USD). ``plans``: budget_allocation rows; ``summary``: allocation_summary rows."""
+    """Per tenant: every channel-day inside its stored daily bounds; the plan's total equal to the budget (within
+    1e-3 USD), or at most the budget where it is a cap (``budget_cap``: with a target ROAS or a margin); its
+    expected incremental revenue at least ``target_roas`` times its spend, where one was asked for. ``plans``:
+    budget_allocation rows; ``summary``: allocation_summary rows (a warehouse written before ``budget_cap`` and
+    ``target_roas`` counts every budget as an amount to spend)."""
     bounds = summary.filter(pl.col("channel") != "all").select("tenant", "channel", "min_daily", "max_daily")
     rows = plans.join(bounds, on=["tenant", "channel"], how="left")
     misses = []
@@ -31,10 +34,16 @@ def constraints_respected(plans: pl.DataFrame, summary: pl.DataFrame) -> CheckOu
         misses.append(f"{r['tenant']} {r['channel']} {r['date']}: {r['recommended_spend']:.2f} outside "
                       f"{r['min_daily']}..{r['max_daily']}")
     totals = plans.group_by("tenant").agg(spent=pl.col("recommended_spend").sum()).join(
-        summary.filter(pl.col("channel") == "all").select("tenant", "budget"), on="tenant")
-    for t, spent, budget in totals.iter_rows():
-        if budget is not None and abs(spent - budget) > TOLERANCE_USD * 1000:  # 1e-3 USD over ~100 cells
-            misses.append(f"{t}: spends {spent:.4f} USD against a budget of {budget:.4f}")
+        summary.filter(pl.col("channel") == "all").select(
+            "tenant", "budget", "revenue_mean",
+            *[pl.col(c) if c in summary.columns else pl.lit(None).alias(c) for c in ("budget_cap", "target_roas")]),
+        on="tenant")
+    for t, spent, budget, revenue, cap, target in totals.iter_rows():
+        over = spent - budget if budget is not None else 0.0
+        if over > TOLERANCE_USD * 1000 or (not cap and over < -TOLERANCE_USD * 1000):  # 1e-3 USD over ~100 cells
+            misses.append(f"{t}: spends {spent:.4f} USD against a budget{' cap' if cap else ''} of {budget:.4f}")
+        if target is not None and revenue < target * spent * (1 - 1e-6):
+            misses.append(f"{t}: earns {revenue / spent:.4f} USD per USD spent against a target ROAS of {target}")
     return CheckOutcome(not misses, f"constraints respected for {totals.height} tenant(s)" if not misses
                         else "constraints broken: " + "; ".join(misses), {"tenants": totals.height})
 
