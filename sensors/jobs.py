@@ -77,8 +77,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
-    """Run ``job`` in process, quietly, returning its result even when a step fails. With ``asset_selection``
-    only those assets run, without their checks (the jobs leave checks to ``tenant_checks_job``; Dagster's own
+    """Run ``job`` in process, quietly (``run_config`` adds to that), returning its result even when a step
+    fails. With ``asset_selection`` only those assets run, without their checks (the jobs leave checks to ``tenant_checks_job``; Dagster's own
     subset would add the selected assets' checks back).
 
     Raises:
@@ -88,7 +88,8 @@ def execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, **kwar
     job_def = defs.resolve_job_def(job)
     if (selection := kwargs.pop("asset_selection", None)) is not None:
         job_def = job_def.get_subset(asset_selection=set(selection), asset_check_selection=set())
-    result = job_def.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **kwargs)
+    run_config = {**QUIET, **kwargs.pop("run_config", {})}
+    result = job_def.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, **kwargs)
     if interrupted(result):
         raise RunInterrupted(f"{job} run {result.run_id} was interrupted")
     return result

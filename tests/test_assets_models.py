@@ -87,6 +87,21 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert f"0 run(s) (nothing had changed); 1 tenant(s) without an allocation (no usable model version): {TENANT}" in out
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1
+    # `weather-mmm plan`: the allocation under a user's constraints (a run config), here from that fit marked usable
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("update model_versions set status = 'usable'")
+    assert main(["plan", TENANT, "--budget", "4500", "--min", "meta=150", "--max", "meta=250", "--fixed", "email=100"]) == 0
+    out = capsys.readouterr().out
+    assert "constraints respected for 1 tenant(s)" in out and re.search(r"\| email +\| [\d.]+ +\| 100\.0 ", out)
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        spent = conn.execute("select sum(recommended_spend) from budget_allocation").fetchone()[0]
+        budget = conn.execute("select budget from allocation_summary where channel = 'all'").fetchone()[0]
+        meta = conn.execute("select min(recommended_spend), max(recommended_spend) from budget_allocation "
+                            "where channel = 'meta'").fetchone()
+    assert budget == 4500 and abs(spent - 4500) < 1e-3 and 150 - 1e-6 <= meta[0] <= meta[1] <= 250 + 1e-6
+    assert main(["plan", TENANT, "--min", "meta=300", "--max", "meta=250"]) == 1
+    assert "channel meta: minimum 300.00 USD/day above maximum 250.00" in capsys.readouterr().err
+    assert main(["plan", "nobody"]) == 2 and "tenant nobody is not in the catalog" in capsys.readouterr().err
 
 
 def _render(page: Path, tmp_path: Path) -> str:

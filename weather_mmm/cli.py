@@ -144,6 +144,67 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _channel_usd(text: str) -> tuple[str, float]:
+    channel, _, usd = text.partition("=")
+    try:
+        return channel.strip(), float(usd)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not CHANNEL=USD (for example meta=400)") from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Plan one tenant's next horizon under the given constraints (``budget_allocation`` with that run config),
+    check the plan against them and print it."""
+    import duckdb
+    import polars as pl
+
+    from assets.allocation import PlanConfig, budget_allocation
+    from sensors.jobs import execute, failure_messages
+    from weather_mmm.allocation.quality import constraints_respected
+    from weather_mmm.definitions import build_definitions
+    from weather_mmm.reports import read_sql
+    from weather_mmm.tables import text_table
+
+    path = settings.warehouse_path()
+    if not path.exists():
+        raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        tenants = [t for (t,) in conn.execute("select tenant from main.tenant_catalog order by tenant").fetchall()]
+    if args.tenant not in tenants:
+        raise WeatherMMMError(f"tenant {args.tenant} is not in the catalog of {path} (tenants: {', '.join(tenants) or 'none'})")
+    config = PlanConfig(budget_usd=args.budget, min_daily_usd=dict(args.min), max_daily_usd=dict(args.max),
+                        fixed_daily_usd=dict(args.fixed), target_roas=args.target_roas,
+                        **({} if args.bound_share is None else {"bound_share": args.bound_share}))
+    result = execute(build_definitions(), "tenant_model_job", _instance(), partition_key=args.tenant,
+                     asset_selection=list(budget_allocation.keys),
+                     run_config={"ops": {"budget_allocation": {"config": config.model_dump(exclude_defaults=True)}},
+                                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # failures printed below
+    if not result.success:
+        for line in failure_messages(result):
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_FAILED
+    with duckdb.connect(str(path), read_only=True) as conn:
+        plans = read_sql(conn, "select * from main.budget_allocation where tenant = ?", args.tenant)
+        summary = read_sql(conn, "select * from main.allocation_summary where tenant = ?", args.tenant)
+    days = plans["date"].n_unique()
+    total = summary.filter(pl.col("channel") == "all").row(0, named=True)
+    print(f"{args.tenant}: plan for {plans['date'].min()}..{plans['date'].max()} ({days} days), model {total['model_version']}, "
+          f"{total['forecast_source']}")
+    print(text_table(summary.filter(pl.col("channel") != "all").select(
+        "channel", current_usd_day=(pl.col("current_spend") / days).round(2),
+        recommended_usd_day=(pl.col("recommended_spend") / days).round(2),
+        change_pct=(100 * (pl.col("recommended_spend") / pl.col("current_spend") - 1)).round(1),
+        bounds_usd_day=pl.format("{}..{}", pl.col("min_daily").round(2), pl.col("max_daily").round(2)),
+        marginal_roas=pl.format("{} [{}, {}]", *[pl.col(f"mroas_{k}").round(2) for k in ("mean", "lo90", "hi90")]))))
+    print(f"budget {total['budget']:,.2f} USD{' (a cap)' if total['budget_cap'] else ''}, recommended "
+          f"{total['recommended_spend']:,.2f} USD; expected lift over the current allocation "
+          f"{total['lift_mean']:+,.0f} USD [{total['lift_lo90']:+,.0f}, {total['lift_hi90']:+,.0f}] (90 % interval)")
+    print(total["explanation"])
+    print(constraints_respected(plans, summary).summary)
+    print("runs without these constraints (`weather-mmm run`, the schedule) plan this tenant again with the defaults")
+    return EXIT_OK
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Validate and store a real tenant's files, then materialize its catalog row, sales and spend."""
     import polars as pl
@@ -215,6 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a tenant's results and write its HTML report")
     show.add_argument("tenant")
     show.set_defaults(func=cmd_show)
+    plan = sub.add_parser(
+        "plan", help="plan a tenant's next horizon under a budget and constraints, and print the plan",
+        description="Materialize budget_allocation for one tenant with these constraints (the run config of the Dagster "
+                    "launchpad), from its newest usable model version and the forecast; any left out keeps its "
+                    "default: the current allocation's budget, each channel within ±30 % of its current daily spend.")
+    plan.add_argument("tenant")
+    plan.add_argument("--budget", type=float, help="total spend over the horizon, USD")
+    for flag, what in (("min", "least"), ("max", "most"), ("fixed", "held")):
+        plan.add_argument(f"--{flag}", type=_channel_usd, action="append", default=[], metavar="CHANNEL=USD",
+                          help=f"a channel's {what} spend per day, USD (repeatable)")
+    plan.add_argument("--target-roas", type=float, help="least incremental revenue per USD spent; the budget becomes a cap")
+    plan.add_argument("--bound-share", type=float, help="bounds of channels not given: current daily spend ± this share")
+    plan.set_defaults(func=cmd_plan)
     imp = sub.add_parser(
         "import", help="import a real tenant's daily CSV/Parquet files and materialize its tables",
         description="Validate a real tenant's files (date, geo, revenue, orders, spend_<channel>, optional "
