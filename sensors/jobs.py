@@ -78,8 +78,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 def execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
     """Run ``job`` in process, quietly (``run_config`` adds to that), returning its result even when a step
-    fails. With ``asset_selection`` only those assets run, without their checks (the jobs leave checks to ``tenant_checks_job``; Dagster's own
-    subset would add the selected assets' checks back).
+    fails. With ``asset_selection`` only those assets run, without their checks (the jobs leave checks to
+    ``tenant_checks_job``; Dagster's own subset would add the selected assets' checks back).
 
     Raises:
         RunInterrupted: the run was interrupted. Dagster turns Ctrl-C and SIGTERM inside a run into a failed

@@ -162,14 +162,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from sensors.jobs import execute, failure_messages
     from weather_mmm.allocation.quality import constraints_respected
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import read_sql
+    from weather_mmm.reports import read_sql, table_names
     from weather_mmm.tables import text_table
 
     path = settings.warehouse_path()
     if not path.exists():
         raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
     with duckdb.connect(str(path), read_only=True) as conn:
-        tenants = [t for (t,) in conn.execute("select tenant from main.tenant_catalog order by tenant").fetchall()]
+        tenants = [t for (t,) in conn.execute("select tenant from main.tenant_catalog order by tenant").fetchall()] \
+            if "tenant_catalog" in table_names(conn) else []
     if args.tenant not in tenants:
         raise WeatherMMMError(f"tenant {args.tenant} is not in the catalog of {path} (tenants: {', '.join(tenants) or 'none'})")
     config = PlanConfig(budget_usd=args.budget, min_daily_usd=dict(args.min), max_daily_usd=dict(args.max),
