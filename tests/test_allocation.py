@@ -131,6 +131,8 @@ def test_a_runs_plan_config_bounds_one_end_and_keeps_the_default_elsewhere():
     assert free[:, 1].max() > 1_250.0 and spend[:, 1].max() == pytest.approx(1_100.0)  # the cap binds
     assert spend[:, 0].min() >= 700.0 - 1e-9  # search keeps its default floor, 30 % under current
     assert PlanConfig().fingerprint() == "" and config.fingerprint() != ""  # the defaults plan as a run without config
+    with pytest.raises(InfeasibleAllocation, match=r"maximum 500.00 or negative \(the minimum is the default, current spend - 30%"):
+        allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig(max_daily_usd={"social": 500.0}).constraints(None))
     with pytest.raises(InfeasibleAllocation, match="channel social: minimum 1200.00 USD/day above maximum 1100.00"):
         allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig(min_daily_usd={"social": 1_200.0},
                                                                  max_daily_usd={"social": 1_100.0}).constraints(None))

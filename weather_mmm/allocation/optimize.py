@@ -247,13 +247,16 @@ def _resolve(constraints: Constraints, channels: list[str], current: np.ndarray,
     share = constraints.bound_share
     bounds = np.column_stack([current * (1 - share), current * (1 + share)])
     for j, c in enumerate(channels):
-        if constraints.bounds and c in constraints.bounds:
-            bounds[j] = [default if end is None else end for default, end in zip(bounds[j], constraints.bounds[c])]
+        given = (constraints.bounds or {}).get(c, (None, None))
+        bounds[j] = [default if end is None else end for default, end in zip(bounds[j], given)]
         if c in constraints.fixed:
-            bounds[j] = (constraints.fixed[c], constraints.fixed[c])
+            bounds[j] = given = (constraints.fixed[c], constraints.fixed[c])
         if bounds[j, 0] < 0 or bounds[j, 0] > bounds[j, 1]:
+            default = [name for name, end in zip(("minimum", "maximum"), given) if end is None]
             raise InfeasibleAllocation(f"channel {c}: minimum {bounds[j, 0]:.2f} USD/day above maximum {bounds[j, 1]:.2f} "
-                                       "or negative")
+                                       "or negative" + (f" (the {default[0]} is the default, current spend "
+                                                        f"{'-' if default[0] == 'minimum' else '+'} {share:.0%}; give it too)"
+                                                        if default else ""))
     if constraints.margin is not None and not 0 < constraints.margin <= 1:
         raise InfeasibleAllocation(f"contribution margin {constraints.margin} must be in (0, 1] (USD of margin per USD of revenue)")
     budget = float(current.sum() * horizon) if constraints.budget is None else float(constraints.budget)
