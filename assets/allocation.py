@@ -24,10 +24,11 @@ from resources import WAREHOUSE_POOL
 from resources.warehouse import tenant_tables
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
-from weather_mmm.allocation.optimize import (DEFAULT_BOUND_SHARE, DEFAULT_RISK_AVERSION, Constraints,
-                                              InfeasibleAllocation, allocate)
+from weather_mmm.allocation.optimize import DEFAULT_BOUND_SHARE, DEFAULT_RISK_AVERSION, InfeasibleAllocation, allocate
+from weather_mmm.allocation.standing import PlanConstraintsError, constraints, merged, read_standing, validate
+from weather_mmm.allocation.standing import fingerprint as constraints_fingerprint
 from weather_mmm.models import store
-from weather_mmm.settings import imports_dir
+from weather_mmm.settings import imports_dir, plan_constraints_path
 from weather_mmm.simulation.importer import tenant_margin
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
@@ -49,31 +50,24 @@ def horizon_days() -> int:
 
 class PlanConfig(dg.Config):
     """Planning constraints of one run of ``budget_allocation``, set in the Dagster launchpad (or a schedule's
-    run config). Left out, each takes its default: the current allocation's budget, every channel within
-    ±``bound_share`` of its current daily spend (``weather_mmm.allocation.optimize.Constraints``). Constraints the
-    plan cannot meet fail the run with the reason (``InfeasibleAllocation``)."""
+    run config). Each field set replaces the tenant's standing one (``weather_mmm.allocation.standing``); left
+    out, it keeps the standing one or else its default: the current allocation's budget, every channel within
+    ±``bound_share`` of its current daily spend. Constraints the plan cannot meet fail the run with the reason
+    (``InfeasibleAllocation``)."""
 
     budget_usd: float | None = Field(None, description="Total spend over the horizon, USD; default: the current "
                                                        "allocation's (last 28 days' mean daily spend carried forward)")
-    min_daily_usd: dict[str, float] = Field(default_factory=dict, description="Channel -> least spend per day, USD")
-    max_daily_usd: dict[str, float] = Field(default_factory=dict, description="Channel -> most spend per day, USD")
-    fixed_daily_usd: dict[str, float] = Field(default_factory=dict, description="Channel -> spend per day held fixed, USD")
+    min_daily_usd: dict[str, float] | None = Field(None, description="Channel -> least spend per day, USD")
+    max_daily_usd: dict[str, float] | None = Field(None, description="Channel -> most spend per day, USD")
+    fixed_daily_usd: dict[str, float] | None = Field(None, description="Channel -> spend per day held fixed, USD")
     target_roas: float | None = Field(None, description="Least incremental revenue per USD spent by the plan; the "
                                                         "budget becomes a cap")
-    bound_share: float = Field(DEFAULT_BOUND_SHARE, description="Bounds of a channel not given: its current daily "
-                                                                "spend ± this share")
+    bound_share: float | None = Field(None, description="Bounds of a channel not given: its current daily spend ± "
+                                                        f"this share (default {DEFAULT_BOUND_SHARE})")
 
-    def constraints(self, margin: float | None) -> Constraints:
-        """These constraints for a tenant with contribution ``margin`` (None when unknown)."""
-        limited = sorted(set(self.min_daily_usd) | set(self.max_daily_usd))
-        return Constraints(budget=self.budget_usd, fixed=dict(self.fixed_daily_usd), target_roas=self.target_roas,
-                           bounds={c: (self.min_daily_usd.get(c), self.max_daily_usd.get(c)) for c in limited} or None,
-                           bound_share=self.bound_share, margin=margin)
-
-    def fingerprint(self) -> str:
-        """What the allocation's data version reads of the config: nothing for the defaults, which a run without
-        config (the main job, the schedule) plans with."""
-        return "" if self == PlanConfig() else self.model_dump_json()
+    def fields(self) -> dict:
+        """The fields this run sets, checked as in the standing file (``PlanConstraintsError`` names the field)."""
+        return validate(self.model_dump(), "run config")
 
 
 def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.DataFrame, dt.date, str]:
@@ -125,21 +119,23 @@ def plan_inputs(conn, tenant: str, fit, geos: dict, last_day: dt.date) -> tuple[
 def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: PlanConfig):
     """Recommended spend per channel and day over the planning horizon (``weather_mmm.allocation``), from the
     newest usable model version in ``model_versions``, the tenant's recent spend and the forecast weather,
-    within the run's constraints (:class:`PlanConfig`).
+    within the tenant's standing constraints (``WEATHER_MMM_PLAN_CONSTRAINTS``, ``weather_mmm.allocation.standing``)
+    as the run's own (:class:`PlanConfig`) replace them field by field.
 
     Tables: ``budget_allocation`` (tenant, date, channel, current_spend, recommended_spend USD/day, change),
     ``allocation_summary`` (per channel: spend, marginal ROAS with its 90 % interval, saturation, forecast
     weather multiplier, bounds; ``all``: incremental revenue and lift over the current allocation with 90 %
     intervals, budget, explanation, which way the plan was chosen and at what risk aversion, model version,
-    forecast source).
+    forecast source; every row: ``constraints``, the fields planned under as JSON, '' for the defaults).
 
     Raises:
-        dagster.Failure: the tenant has no usable model version (none converged without drift), or the constraints
-            cannot be met (says which).
+        dagster.Failure: the tenant has no usable model version (none converged without drift), its constraints are
+            malformed (names the file or run config and the field) or cannot be met (says which).
     """
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:
         matrix, _, geos = tenant_matrix(conn, tenant)
+        catalog_tenants = [t for (t,) in conn.execute("select tenant from main.tenant_catalog").fetchall()]
         model_inputs = tenant_model_inputs(matrix, model_tables(conn, tenant, matrix))
         version = store.usable_version(conn, tenant)
         if version is None:
@@ -154,12 +150,17 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
         dates, weather, history, issued, source = plan_inputs(conn, tenant, fit, geos, matrix["date"].max())
     margin = tenant_margin(imports_dir(), tenant)
     try:
-        plan = allocate(fit, history, weather, dates, config.constraints(margin), risk_aversion=risk_aversion())
-    except InfeasibleAllocation as error:
+        (standing, named), run = read_standing(plan_constraints_path(), tenant), config.fields()
+        fields = merged(standing, run)
+        plan = allocate(fit, history, weather, dates, constraints(fields, margin), risk_aversion=risk_aversion())
+    except (InfeasibleAllocation, PlanConstraintsError) as error:
         raise dg.Failure(f"tenant {tenant}: {error}") from error
+    if unknown := sorted(set(named) - set(catalog_tenants)):
+        context.log.warning(f"{plan_constraints_path()} names tenant(s) not in the catalog, whose constraints apply "
+                            f"to no plan: {', '.join(unknown)}")
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
-                                                issued=pl.lit(issued))
+                                                issued=pl.lit(issued), constraints=pl.lit(constraints_fingerprint(fields)))
     per_channel = summary.filter(pl.col("channel") != "all").select(
         "channel", current=pl.col("current_spend").round(0), recommended=pl.col("recommended_spend").round(0),
         mroas=pl.col("mroas_mean").round(2), saturation=pl.col("saturation").round(2))
@@ -168,12 +169,13 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
         "explanation": dg.MetadataValue.md(plan.explanation),
         "plan": dg.MetadataValue.md(markdown_table(per_channel)),
         "model_version": version["version"], "forecast": source, "plan_choice": plan.choice,
+        "constraints": dg.MetadataValue.json({"standing": standing, "run": run, "used": fields}),
         **({"contribution_margin": margin, "contribution_lift_usd": dg.MetadataValue.json(
             {k: round(v) for k, v in plan.contribution_lift.items()})} if margin is not None else {}),
         **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
                           ["allocation", "response_curves"]),
     }, output_name="budget_allocation")
-    inputs = allocation_inputs(model_inputs, version["version"], margin, config.fingerprint())
+    inputs = allocation_inputs(model_inputs, version["version"], margin, constraints_fingerprint(fields))
     return versioned(table, "budget_allocation", ALLOCATION_CODE, inputs), versioned(summary, "allocation_summary", ALLOCATION_CODE, inputs)
 
 

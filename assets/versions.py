@@ -21,6 +21,7 @@ import dagster as dg
 import polars as pl
 
 from weather_mmm import settings
+from weather_mmm.allocation import standing
 from weather_mmm.versions import fingerprint, source_version
 from weather_mmm.weather.climatology import CLIMATOLOGY_FILE
 
@@ -86,11 +87,22 @@ def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:
     return fingerprint(model_inputs, experiments)
 
 
-def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None, constraints: str = "") -> str:
+def standing_constraints(tenant: str) -> str:
+    """What a run without config plans ``tenant`` with: the fingerprint of its standing constraints
+    (``weather_mmm.allocation.standing``; '' without any), or, when its entry is invalid, the error, so that the
+    run that reports it is not skipped."""
+    try:
+        fields, _ = standing.read_standing(settings.plan_constraints_path(), tenant)
+    except standing.PlanConstraintsError as error:
+        return f"invalid: {error}"
+    return standing.fingerprint(fields)
+
+
+def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None, constraints: str) -> str:
     """Fingerprint of what an allocation reads: the model inputs (``tenant_model_inputs``), the model version
-    it plans from, the tenant's contribution margin, the run's constraints (``PlanConfig.fingerprint``: none for
-    the defaults), the horizon, the risk aversion and the forecast (a file's bytes; the API's forecast is new
-    every day)."""
+    it plans from, the tenant's contribution margin, the constraints it plans under
+    (``weather_mmm.allocation.standing.fingerprint``; '' for the defaults), the horizon, the risk aversion and
+    the forecast (a file's bytes; the API's forecast is new every day)."""
     forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     source = os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated")
     return fingerprint(model_inputs, model_version or "no usable model version", str(margin), constraints,

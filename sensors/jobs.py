@@ -19,8 +19,8 @@ from assets.features import tenant_features
 from assets.mmm import mmm_fit
 from assets.models import baseline_fit, model_tables, tenant_matrix
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
-from assets.versions import (allocation_inputs, data_version, evidence_inputs, mmm_inputs, tenant_data_inputs,
-                             tenant_model_inputs)
+from assets.versions import (allocation_inputs, data_version, evidence_inputs, mmm_inputs, standing_constraints,
+                             tenant_data_inputs, tenant_model_inputs)
 from assets.weather import weather_daily
 from resources.warehouse import tenant_forecasts, tenant_tables
 from weather_mmm import settings
@@ -150,15 +150,15 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
         evidence = evidence_inputs(tenant_tables(conn, tenant), tenant_forecasts(conn, tenant))
     evidence_stale = bool(stale_partitions(defs, instance, [weather_evidence.key], [tenant], evidence))
-    margin = tenant_margin(settings.imports_dir(), tenant)
-    no_model = allocation_inputs(model_inputs, None, margin)
+    margin, constraints = tenant_margin(settings.imports_dir(), tenant), standing_constraints(tenant)
+    no_model = allocation_inputs(model_inputs, None, margin, constraints)
     # an imported tenant's truth run writes only its lift tests (from its tenant.json) and forecasts
     truth_keys = list(tenant_truth.keys) if simulated else [dg.AssetKey("tenant_experiments"), dg.AssetKey("tenant_forecasts")]
     if stale_partitions(defs, instance, truth_keys, [tenant], data_inputs) or \
             stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
             stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"])):
         return "models", no_model, evidence_stale
-    inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin)
+    inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin, constraints)
     if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):
         return "none", no_model, evidence_stale
     tried = instance.get_runs(filters=dg.RunsFilter(job_name=tenant_model_job.name, statuses=[dg.DagsterRunStatus.FAILURE],

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
+from weather_mmm.allocation.standing import PlanConstraintsError, constraints, fingerprint, merged, read_standing
 from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
 from weather_mmm.models.mmm import CODE_VERSION, MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
@@ -123,19 +124,54 @@ def test_fixed_channel_and_explicit_bounds_hold_exactly():
 def test_a_runs_plan_config_bounds_one_end_and_keeps_the_default_elsewhere():
     from assets.allocation import PlanConfig
 
+    def plan_with(config: PlanConfig, standing: dict | None = None):
+        return allocate(known_fit(), HISTORY, NORMAL, DATES, constraints(merged(standing or {}, config.fields()), None),
+                        risk_aversion=0.0)
+
     config = PlanConfig(budget_usd=14_000.0, max_daily_usd={"social": 1_100.0})  # as set in the Dagster launchpad
-    plan = allocate(known_fit(), HISTORY, NORMAL, DATES, config.constraints(None), risk_aversion=0.0)
-    spend = plan.recommended
+    spend = plan_with(config).recommended
     assert spend.sum() == pytest.approx(14_000.0, abs=1e-6)
-    free = allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig().constraints(None), risk_aversion=0.0).recommended
+    free = plan_with(PlanConfig()).recommended
     assert free[:, 1].max() > 1_250.0 and spend[:, 1].max() == pytest.approx(1_100.0)  # the cap binds
     assert spend[:, 0].min() >= 700.0 - 1e-9  # search keeps its default floor, 30 % under current
-    assert PlanConfig().fingerprint() == "" and config.fingerprint() != ""  # the defaults plan as a run without config
+    assert fingerprint(PlanConfig().fields()) == "" and fingerprint(config.fields()) != ""  # defaults: as no config
     with pytest.raises(InfeasibleAllocation, match=r"maximum 500.00 or negative \(the minimum is the default, current spend - 30%"):
-        allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig(max_daily_usd={"social": 500.0}).constraints(None))
+        plan_with(PlanConfig(max_daily_usd={"social": 500.0}))
     with pytest.raises(InfeasibleAllocation, match="channel social: minimum 1200.00 USD/day above maximum 1100.00"):
-        allocate(known_fit(), HISTORY, NORMAL, DATES, PlanConfig(min_daily_usd={"social": 1_200.0},
-                                                                 max_daily_usd={"social": 1_100.0}).constraints(None))
+        plan_with(PlanConfig(min_daily_usd={"social": 1_200.0}, max_daily_usd={"social": 1_100.0}))
+    with pytest.raises(PlanConstraintsError, match=r"run config.max_daily_usd.social is -5.0; it must be at least 0"):
+        PlanConfig(max_daily_usd={"social": -5.0}).fields()
+
+    # A standing cap holds in every run that does not set max_daily_usd, and a run that sets it replaces it.
+    standing = {"max_daily_usd": {"social": 1_000.0}, "min_daily_usd": {"search": 900.0}}
+    held = plan_with(PlanConfig(), standing).recommended
+    assert held[:, 1].max() == pytest.approx(1_000.0) and held[:, 0].min() >= 900.0 - 1e-9
+    replaced = plan_with(PlanConfig(max_daily_usd={"social": 1_100.0}), standing).recommended
+    assert replaced[:, 1].max() == pytest.approx(1_100.0) and replaced[:, 0].min() == pytest.approx(900.0)
+
+
+def test_standing_constraints_are_read_per_tenant_and_a_bad_entry_names_file_tenant_and_field(tmp_path):
+    path = tmp_path / "plan_constraints.yaml"
+    assert read_standing(path, "acme") == ({}, [])  # no file: no standing constraints
+    path.write_text("acme:\n  budget_usd: 8000\n  max_daily_usd: {meta: 400}\n  target_roas: 1.5\n"
+                    "globex:\n  min_daily_usd: {meta: -1}\n")
+    assert read_standing(path, "acme") == ({"budget_usd": 8000.0, "max_daily_usd": {"meta": 400.0}, "target_roas": 1.5},
+                                           ["acme", "globex"])
+    assert read_standing(path, "initech") == ({}, ["acme", "globex"])
+    with pytest.raises(PlanConstraintsError, match=f"{path}: globex.min_daily_usd.meta is -1; it must be at least 0"):
+        read_standing(path, "globex")  # only globex's plans fail
+    path.write_text("acme:\n  max_daily: {meta: 400}\n")
+    with pytest.raises(PlanConstraintsError, match=r"acme: unknown field\(s\) max_daily; fields are budget_usd, "):
+        read_standing(path, "acme")
+    path.write_text("acme:\n  target_roas: 0\n  bound_share: 1.5\n")
+    with pytest.raises(PlanConstraintsError, match="acme.target_roas is 0; it must be above 0"):
+        read_standing(path, "acme")
+    path.write_text("- acme\n")
+    with pytest.raises(PlanConstraintsError, match="a mapping of tenant -> constraints is expected, got list"):
+        read_standing(path, "acme")
+    path.write_text("acme: [budget_usd\n")
+    with pytest.raises(PlanConstraintsError, match="not YAML"):
+        read_standing(path, "acme")
 
 
 def test_infeasible_budget_is_refused_with_the_reason():

@@ -87,12 +87,21 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert f"0 run(s) (nothing had changed); 1 tenant(s) without an allocation (no usable model version): {TENANT}" in out
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1
-    # `weather-mmm plan`: the allocation under a user's constraints (a run config), here from that fit marked usable
+    # `weather-mmm plan`: the allocation under the tenant's standing constraints (a YAML file) and a user's own (a
+    # run config, replacing the standing ones field by field), here from that fit marked usable
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("update model_versions set status = 'usable'")
-    assert main(["plan", TENANT, "--budget", "4500", "--min", "meta=150", "--max", "meta=250", "--fixed", "email=100"]) == 0
+    standing = tmp_path / "plan_constraints.yaml"
+    monkeypatch.setenv("WEATHER_MMM_PLAN_CONSTRAINTS", str(standing))
+    standing.write_text(f"{TENANT}:\n  budget_usd: 4500\n  min_daily_usd: {{meta: 150}}\n  max_daily_usd: {{meta: 200}}\n"
+                        f"  fixed_daily_usd: {{email: 100}}\nnobody:\n  budget_usd: -1\n")
+    assert main(["plan", TENANT, "--max", "meta=250"]) == 0
     out = capsys.readouterr().out
     assert "constraints respected for 1 tenant(s)" in out and re.search(r"\| email +\| [\d.]+ +\| 100\.0 ", out)
+    assert f"standing constraints ({standing}): " in out and "this run replaced max_daily_usd" in out
+    used = _instance().get_latest_materialization_event(dg.AssetKey("budget_allocation")).asset_materialization.metadata
+    assert used["constraints"].value["used"] == {"budget_usd": 4500.0, "min_daily_usd": {"meta": 150.0},
+                                                 "max_daily_usd": {"meta": 250.0}, "fixed_daily_usd": {"email": 100.0}}
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         spent = conn.execute("select sum(recommended_spend) from budget_allocation").fetchone()[0]
         budget = conn.execute("select budget from allocation_summary where channel = 'all'").fetchone()[0]
@@ -101,6 +110,9 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert budget == 4500 and abs(spent - 4500) < 1e-3 and 150 - 1e-6 <= meta[0] <= meta[1] <= 250 + 1e-6
     assert main(["plan", TENANT, "--min", "meta=300", "--max", "meta=250"]) == 1
     assert "channel meta: minimum 300.00 USD/day above maximum 250.00" in capsys.readouterr().err
+    standing.write_text(f"{TENANT}:\n  max_daily_usd: {{meta: -200}}\n")
+    assert main(["plan", TENANT]) == 2
+    assert f"{standing}: {TENANT}.max_daily_usd.meta is -200; it must be at least 0" in capsys.readouterr().err
     assert main(["plan", "nobody"]) == 2 and "tenant nobody is not in the catalog" in capsys.readouterr().err
 
 

@@ -245,7 +245,7 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
                  "where date = '2024-01-02'")
     after = version()
     assert after != before
-    assert allocation_inputs(after, "v1", None) != allocation_inputs(before, "v1", None)
+    assert allocation_inputs(after, "v1", None, "") != allocation_inputs(before, "v1", None, "")
     # one city's weather outside the window is not read
     conn.execute("insert into weather_daily values ('2024-02-01', 'phoenix', 30.0)")
     assert version() == after
@@ -261,6 +261,21 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
     assert version() == after and tested != untested
     conn.execute("update tenant_experiments set lift = 31.0")
     assert mmm_version() not in (tested, untested)
+
+
+def test_only_a_change_to_a_tenants_own_standing_constraints_makes_its_plan_stale(tmp_path, monkeypatch):
+    from assets.versions import standing_constraints
+
+    path = tmp_path / "plan_constraints.yaml"
+    monkeypatch.setenv("WEATHER_MMM_PLAN_CONSTRAINTS", str(path))
+    assert standing_constraints("acme") == ""  # no file: the defaults, as before standing constraints existed
+    path.write_text("acme:\n  max_daily_usd: {meta: 400}\nglobex:\n  budget_usd: 9000\n")
+    acme, globex = standing_constraints("acme"), standing_constraints("globex")
+    assert acme and globex and acme != globex
+    path.write_text("globex:\n  budget_usd: 9500\nacme:\n  max_daily_usd: {meta: 400.0}\n")  # globex's budget moved
+    assert standing_constraints("acme") == acme and standing_constraints("globex") != globex
+    path.write_text("acme:\n  max_daily_usd: {meta: -400}\n")
+    assert standing_constraints("acme").startswith(f"invalid: {path}: acme.max_daily_usd.meta is -400")
 
 
 def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):

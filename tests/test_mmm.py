@@ -434,3 +434,32 @@ def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
     assert not outcome.passed and outcome.metadata["tenants_without_fit"] == ["unfit"]
     assert "sign of 1 of 1 true weather effects" in outcome.summary and "(wrong:" not in outcome.summary
     assert "MISS no fit to score for unfit" in outcome.summary
+
+
+def test_drift_blocks_a_worse_refit_and_names_inputs_that_left_the_training_window(prepared):
+    inputs, _ = prepared
+    assert mmm_quality.feature_shift(inputs) == {}  # the simulated tenant's last 28 days look like its training days
+    spend = inputs.spend.copy()
+    spend[-mmm_quality.RECENT_DAYS:, :, 0] *= 3  # the first channel tripled over the last 28 days
+    shifted = mmm_quality.feature_shift(dataclasses.replace(inputs, spend=spend))
+    assert list(shifted) == [f"spend_{inputs.channels[0]}"] and shifted[f"spend_{inputs.channels[0]}"] > 2
+    assert mmm_quality.shift_note({"spend_meta": 2.314}) == "spend_meta 2.31 SD"
+
+    converged = {"max_rhat": 1.003, "divergent_share": 0.0, "holdout_r2": 0.60, "holdout_mape": 0.12}
+    previous = {"version": "v1", "holdout_r2": 0.70, "holdout_mape": 0.11}
+    assert mmm_quality.fit_status(converged, 900, None) == ("usable", "converged; first version")
+    assert mmm_quality.fit_status({**converged, "holdout_r2": 0.64}, 900, previous)[0] == "usable"  # down 8.6 %
+    status, reason = mmm_quality.fit_status(converged, 900, previous)  # 0.60 is 14 % under 0.70
+    assert status == "drifted" and "holdout R² 0.600 dropped more than 10% from 0.700 (version v1)" == reason
+    assert mmm_quality.fit_status({**converged, "holdout_r2": 0.7, "holdout_mape": 0.17}, 900, previous)[0] == "drifted"
+    assert mmm_quality.fit_status({**converged, "max_rhat": 1.05}, 900, previous)[0] == "not_converged"
+
+    diagnostics = pl.DataFrame({"tenant": ["a", "b", "c"], "status": ["usable", "drifted", "usable"],
+                                "status_reason": ["converged, no drift", reason, "converged; first version"],
+                                "shifted_inputs": ["", None, "spend_meta 3.10 SD"]})
+    outcome = mmm_quality.drift_report(diagnostics)
+    assert not outcome.passed
+    assert outcome.summary.startswith("1 of 3 fits drifted and are not used: b: holdout R² 0.600 dropped")
+    assert "1 fit(s) used with inputs whose last 28 days lie more than 2 SD from the training mean" in outcome.summary
+    assert outcome.metadata["shifted_inputs"] == {"c": "spend_meta 3.10 SD"}
+    assert mmm_quality.drift_report(diagnostics.filter(pl.col("tenant") == "a")).passed

@@ -30,14 +30,17 @@ def _warehouse(plans: list[dict]) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def test_the_budget_change_says_when_the_risk_adjusted_plan_was_taken():
+def test_the_budget_change_says_when_the_risk_adjusted_plan_was_taken_and_which_constraints_were_set():
     moves = {"email": 0.3, "google": -0.2, "meta": -0.1}
     conn = _warehouse(_plan("acme", moves, plan_choice="mean", risk_aversion=1.2816)
                       + _plan("brio", moves, plan_choice="risk-adjusted", risk_aversion=1.2816)
                       + _plan("cato", dict.fromkeys(moves, 0.0), plan_choice="risk-adjusted", risk_aversion=1.2816)
-                      + _plan("dune", dict.fromkeys(moves, 0.001), plan_choice="mean", risk_aversion=1.2816))
+                      + _plan("dune", dict.fromkeys(moves, 0.001), plan_choice="mean", risk_aversion=1.2816)
+                      + _plan("eris", moves, plan_choice="mean", risk_aversion=1.2816,
+                              constraints='{"budget_usd": 8000.0, "max_daily_usd": {"meta": 400.0}}'))
     change = dict(portfolio_summary(conn).select("tenant", "budget_change").iter_rows())
-    assert change == {"acme": "email +30%, google -20%, meta -10%",
+    assert change == {"eris": "email +30%, google -20%, meta -10%; under set budget_usd, max_daily_usd",
+                      "acme": "email +30%, google -20%, meta -10%",
                       "brio": "email +30%, google -20%, meta -10% (risk-adjusted)",
                       "cato": "keep the current allocation (the best plan is less than 90% sure to gain)",
                       "dune": "keep the current allocation"}

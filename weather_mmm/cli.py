@@ -161,6 +161,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from assets.allocation import PlanConfig, budget_allocation
     from sensors.jobs import execute, failure_messages
     from weather_mmm.allocation.quality import constraints_respected
+    from weather_mmm.allocation.standing import fingerprint as constraints_fingerprint
+    from weather_mmm.allocation.standing import read_standing
     from weather_mmm.definitions import build_definitions
     from weather_mmm.reports import read_sql, table_names
     from weather_mmm.tables import text_table
@@ -173,12 +175,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
             if "tenant_catalog" in table_names(conn) else []
     if args.tenant not in tenants:
         raise WeatherMMMError(f"tenant {args.tenant} is not in the catalog of {path} (tenants: {', '.join(tenants) or 'none'})")
-    config = PlanConfig(budget_usd=args.budget, min_daily_usd=dict(args.min), max_daily_usd=dict(args.max),
-                        fixed_daily_usd=dict(args.fixed), target_roas=args.target_roas,
-                        **({} if args.bound_share is None else {"bound_share": args.bound_share}))
+    config = PlanConfig(budget_usd=args.budget, min_daily_usd=args.min and dict(args.min),
+                        max_daily_usd=args.max and dict(args.max), fixed_daily_usd=args.fixed and dict(args.fixed),
+                        target_roas=args.target_roas, bound_share=args.bound_share)
+    standing, _ = read_standing(settings.plan_constraints_path(), args.tenant)
     result = execute(build_definitions(), "tenant_model_job", _instance(), partition_key=args.tenant,
                      asset_selection=list(budget_allocation.keys),
-                     run_config={"ops": {"budget_allocation": {"config": config.model_dump(exclude_defaults=True)}},
+                     run_config={"ops": {"budget_allocation": {"config": config.model_dump(exclude_none=True)}},
                                  "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # failures printed below
     if not result.success:
         for line in failure_messages(result):
@@ -202,7 +205,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"{total['lift_mean']:+,.0f} USD [{total['lift_lo90']:+,.0f}, {total['lift_hi90']:+,.0f}] (90 % interval)")
     print(total["explanation"])
     print(constraints_respected(plans, summary).summary)
-    print("runs without these constraints (`weather-mmm run`, the schedule) plan this tenant again with the defaults")
+    if standing:
+        print(f"standing constraints ({settings.plan_constraints_path()}): {constraints_fingerprint(standing)}"
+              + (f"; this run replaced {', '.join(sorted(config.fields()))}" if config.fields() else ""))
+    if config.fields():
+        print("runs without options (`weather-mmm run`, the schedule) plan this tenant again with "
+              + ("its standing constraints" if standing else "the defaults"))
     return EXIT_OK
 
 
@@ -280,12 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser(
         "plan", help="plan a tenant's next horizon under a budget and constraints, and print the plan",
         description="Materialize budget_allocation for one tenant with these constraints (the run config of the Dagster "
-                    "launchpad), from its newest usable model version and the forecast; any left out keeps its "
-                    "default: the current allocation's budget, each channel within ±30 % of its current daily spend.")
+                    "launchpad), from its newest usable model version and the forecast. Each option replaces the "
+                    "tenant's standing one (WEATHER_MMM_PLAN_CONSTRAINTS, default storage/plan_constraints.yaml); "
+                    "any left out keeps the standing one or else its default: the current allocation's budget, "
+                    "each channel within ±30 % of its current daily spend.")
     plan.add_argument("tenant")
     plan.add_argument("--budget", type=float, help="total spend over the horizon, USD")
     for flag, what in (("min", "least"), ("max", "most"), ("fixed", "held")):
-        plan.add_argument(f"--{flag}", type=_channel_usd, action="append", default=[], metavar="CHANNEL=USD",
+        plan.add_argument(f"--{flag}", type=_channel_usd, action="append", metavar="CHANNEL=USD",
                           help=f"a channel's {what} spend per day, USD (repeatable)")
     plan.add_argument("--target-roas", type=float, help="least incremental revenue per USD spent; the budget becomes a cap")
     plan.add_argument("--bound-share", type=float, help="bounds of channels not given: current daily spend ± this share")

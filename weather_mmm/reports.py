@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import polars as pl
 from scipy.stats import norm
@@ -49,7 +51,7 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     test's ROAS, then the fit's for the same spend); the recommended change of budget per channel ("keep the
     current allocation" when no channel moves by 0.5 %; "no plan" without a usable model version; marked when
     the posterior-mean plan was not sure enough to beat the current allocation and the risk-adjusted plan was
-    taken) and the expected lift (USD over the horizon, 90 % interval).
+    taken; naming the constraint fields set, standing or the run's) and the expected lift (USD over the horizon, 90 % interval).
 
     Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``mmm_effects``,
     ``tenant_ground_truth``, ``allocation_summary``. Missing tables leave their columns empty.
@@ -92,10 +94,12 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                      .select("channel", "current_spend", "recommended_spend").iter_rows() if cur > 0]
             a = p.filter(pl.col("channel") == "all").row(0, named=True)
             careful = a.get("plan_choice") == "risk-adjusted"  # a warehouse written before the column has none
+            constrained = ", ".join(json.loads(a["constraints"])) if a.get("constraints") else ""
             out["budget_change"] = (
                 ", ".join(f"{c} {change:+.0%}" for c, change in moves) + (" (risk-adjusted)" if careful else "")
                 if any(abs(change) >= 0.005 for _, change in moves) else "keep the current allocation" + (
-                    f" (the best plan is less than {norm.cdf(a['risk_aversion']):.0%} sure to gain)" if careful else ""))
+                    f" (the best plan is less than {norm.cdf(a['risk_aversion']):.0%} sure to gain)" if careful else "")
+            ) + (f"; under set {constrained}" if constrained else "")
             out["lift_usd"] = f"{a['lift_mean']:+,.0f} [{a['lift_lo90']:+,.0f}, {a['lift_hi90']:+,.0f}]"
         else:
             out["budget_change"] = "no plan: no usable model version"

@@ -50,6 +50,12 @@ def imports_dir() -> Path:
     return env_path("WEATHER_MMM_IMPORTS", STORAGE_DIR / "imports")
 
 
+def plan_constraints_path() -> Path:
+    """Tenants' standing planning constraints (``weather_mmm.allocation.standing``):
+    ``WEATHER_MMM_PLAN_CONSTRAINTS`` or ``storage/plan_constraints.yaml`` (no file: none)."""
+    return env_path("WEATHER_MMM_PLAN_CONSTRAINTS", STORAGE_DIR / "plan_constraints.yaml")
+
+
 def calendar_end() -> dt.date:
     """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) when set; otherwise 2024-12-31, or, when
     later, the newest day with real weather in the seeds folder (``WEATHER_MMM_WEATHER_SEEDS``) or, with

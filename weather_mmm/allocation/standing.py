@@ -1,0 +1,111 @@
+"""Planning constraints: a tenant's standing ones, kept in a YAML file, under the constraints of one run.
+
+The file (``WEATHER_MMM_PLAN_CONSTRAINTS``, default ``storage/plan_constraints.yaml``; none means none) maps a
+tenant to the fields of one plan, every field optional::
+
+    voltbox_electronics:
+      budget_usd: 8000              # total over the planning horizon, USD
+      min_daily_usd: {meta: 150}    # channel -> USD/day
+      max_daily_usd: {meta: 400}
+      fixed_daily_usd: {email: 100}
+      target_roas: 1.5              # incremental revenue per USD spent, at least
+      bound_share: 0.3              # a channel not bounded: current daily spend ± this share
+
+Every scheduled and main-job plan of that tenant meets them. A run's own constraints (the launchpad's run
+config, ``weather-mmm plan`` options) replace the standing ones field by field: a run that sets
+``max_daily_usd`` replaces the whole standing ``max_daily_usd`` and keeps every other standing field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from weather_mmm.allocation.optimize import DEFAULT_BOUND_SHARE, Constraints
+from weather_mmm.errors import WeatherMMMError
+
+PER_CHANNEL = ("min_daily_usd", "max_daily_usd", "fixed_daily_usd")
+FIELDS = ("budget_usd", *PER_CHANNEL, "target_roas", "bound_share")
+
+
+class PlanConstraintsError(WeatherMMMError, ValueError):
+    """A standing-constraints file that cannot be used; the message names the file, tenant and field."""
+
+
+def _number(where: str, value, low: float, high: float | None = None, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PlanConstraintsError(f"{where} is {value!r}; a number is expected")
+    if value < low or (low_open and value == low) or (high is not None and value >= high):
+        span = f"{'above' if low_open else 'at least'} {low:g}" + (f" and below {high:g}" if high is not None else "")
+        raise PlanConstraintsError(f"{where} is {value!r}; it must be {span}")
+    return float(value)
+
+
+def validate(fields: dict, where: str) -> dict:
+    """``fields`` of one plan checked (names in :data:`FIELDS`; USD ≥ 0; target ROAS > 0; bound share in
+    [0, 1)), numbers as floats; ``None`` values dropped (not set). ``where`` prefixes every error."""
+    if not isinstance(fields, dict):
+        raise PlanConstraintsError(f"{where} is {fields!r}; a mapping of {', '.join(FIELDS)} is expected")
+    unknown = sorted(set(fields) - set(FIELDS))
+    if unknown:
+        raise PlanConstraintsError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; fields are {', '.join(FIELDS)}")
+    out = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in PER_CHANNEL:
+            if not isinstance(value, dict):
+                raise PlanConstraintsError(f"{where}.{name} is {value!r}; a mapping channel -> USD/day is expected")
+            out[name] = {str(c): _number(f"{where}.{name}.{c}", v, 0.0) for c, v in value.items()}
+        elif name == "budget_usd":
+            out[name] = _number(f"{where}.budget_usd", value, 0.0)
+        elif name == "target_roas":
+            out[name] = _number(f"{where}.target_roas", value, 0.0, low_open=True)
+        else:
+            out[name] = _number(f"{where}.bound_share", value, 0.0, 1.0)
+    return out
+
+
+def read_standing(path: Path, tenant: str) -> tuple[dict, list[str]]:
+    """(``tenant``'s standing fields, :func:`validate`d; every tenant the file names) from the YAML file at
+    ``path``; ``({}, [])`` when there is no file. Only ``tenant``'s entry is validated, so a mistake in another
+    tenant's entry fails that tenant's plans alone.
+
+    Raises:
+        PlanConstraintsError: the file is not YAML or not a mapping of tenants, or a field of ``tenant`` is unknown
+            or out of range (names the file, tenant and field).
+    """
+    if not path.exists():
+        return {}, []
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise PlanConstraintsError(f"{path}: not YAML ({error})") from error
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        raise PlanConstraintsError(f"{path}: a mapping of tenant -> constraints is expected, got {type(raw).__name__}")
+    return validate(raw.get(tenant) or {}, f"{path}: {tenant}"), [str(t) for t in raw]
+
+
+def merged(standing: dict, run: dict) -> dict:
+    """The fields a plan uses: ``standing`` with every field the run sets (not None) replacing it."""
+    return {**standing, **{k: v for k, v in run.items() if v is not None}}
+
+
+def constraints(fields: dict, margin: float | None) -> Constraints:
+    """:class:`Constraints` for a plan's ``fields`` (:data:`FIELDS`; any left out takes its default) and the
+    tenant's contribution ``margin`` (None when unknown)."""
+    lows, highs = fields.get("min_daily_usd", {}), fields.get("max_daily_usd", {})
+    bounded = sorted(set(lows) | set(highs))
+    return Constraints(budget=fields.get("budget_usd"), fixed=dict(fields.get("fixed_daily_usd", {})),
+                       target_roas=fields.get("target_roas"),
+                       bounds={c: (lows.get(c), highs.get(c)) for c in bounded} or None,
+                       bound_share=fields.get("bound_share", DEFAULT_BOUND_SHARE), margin=margin)
+
+
+def fingerprint(fields: dict) -> str:
+    """What a plan's data version reads of its constraints: '' for the defaults (no field set)."""
+    return json.dumps(fields, sort_keys=True) if fields else ""
