@@ -444,6 +444,14 @@ def test_drift_blocks_a_worse_refit_and_names_inputs_that_left_the_training_wind
     shifted = mmm_quality.feature_shift(dataclasses.replace(inputs, spend=spend))
     assert list(shifted) == [f"spend_{inputs.channels[0]}"] and shifted[f"spend_{inputs.channels[0]}"] > 2
     assert mmm_quality.shift_note({"spend_meta": 2.314}) == "spend_meta 2.31 SD"
+    # weather is judged against its normal: a season the normal expects is no shift, weather far from it is
+    hdd = list(mmm.WEATHER_INPUTS).index("hdd")
+    scale = inputs.weather[:, :, hdd].std()
+    seasonal_w, seasonal_n = inputs.weather.copy(), inputs.weather_normal.copy()
+    seasonal_w[-mmm_quality.RECENT_DAYS:, :, hdd] += 5 * scale
+    seasonal_n[-mmm_quality.RECENT_DAYS:, :, hdd] += 5 * scale
+    assert mmm_quality.feature_shift(dataclasses.replace(inputs, weather=seasonal_w, weather_normal=seasonal_n)) == {}
+    assert list(mmm_quality.feature_shift(dataclasses.replace(inputs, weather=seasonal_w))) == ["hdd"]
 
     converged = {"max_rhat": 1.003, "divergent_share": 0.0, "holdout_r2": 0.60, "holdout_mape": 0.12}
     previous = {"version": "v1", "holdout_r2": 0.70, "holdout_mape": 0.11}

@@ -153,12 +153,14 @@ R2_DROP_BAR, MAPE_RISE_BAR, FEATURE_SHIFT_SD, RECENT_DAYS = 0.10, 0.05, 2.0, 28
 
 
 def feature_shift(inputs) -> dict[str, float]:
-    """Weather inputs and spend whose mean over the last :data:`RECENT_DAYS` days lies more than
-    :data:`FEATURE_SHIFT_SD` training standard deviations from the training mean: name -> shift in SD."""
+    """Spend per channel and weather signals whose mean over the last :data:`RECENT_DAYS` days lies more than
+    :data:`FEATURE_SHIFT_SD` training standard deviations from the training mean: name -> shift in SD. Weather
+    is taken as its anomaly against the city's normal for the day (``weather - weather_normal``), so that a
+    winter after a training window that ends in summer is not a shift, a winter far colder than normal is."""
     x = inputs
     from weather_mmm.models.mmm import WEATHER_INPUTS  # noqa: PLC0415 (mmm imports JAX; keep this module light)
 
-    spend, weather = x.totals(x.spend, x.weather)  # the tenant's total spend, its revenue-weighted weather
+    spend, weather = x.totals(x.spend, x.weather - x.weather_normal)  # tenant spend, revenue-weighted anomalies
     blocks = {name: weather[:, i] for i, name in enumerate(WEATHER_INPUTS) if "_lag" not in name}
     blocks.update({f"spend_{c}": spend[:, i] for i, c in enumerate(x.channels)})
     shifted = {}
