@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
-from weather_mmm.allocation.standing import PlanConstraintsError, constraints, fingerprint, merged, read_standing
+from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, fingerprint, merged,
+                                             read_standing)
 from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
 from weather_mmm.models.mmm import CODE_VERSION, MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
@@ -158,6 +159,9 @@ def test_standing_constraints_are_read_per_tenant_and_a_bad_entry_names_file_ten
     assert read_standing(path, "acme") == ({"budget_usd": 8000.0, "max_daily_usd": {"meta": 400.0}, "target_roas": 1.5},
                                            ["acme", "globex"])
     assert read_standing(path, "initech") == ({}, ["acme", "globex"])
+    assert describe(read_standing(path, "acme")[0]) == "budget 8,000 USD; meta at most 400 USD/day; target ROAS 1.5"
+    assert describe({"fixed_daily_usd": {"email": 100.0}, "bound_share": 0.2}) == \
+        "email fixed at 100 USD/day; channels not bounded within ±20% of current spend"
     with pytest.raises(PlanConstraintsError, match=f"{path}: globex.min_daily_usd.meta is -1; it must be at least 0"):
         read_standing(path, "globex")  # only globex's plans fail
     path.write_text("acme:\n  max_daily: {meta: 400}\n")

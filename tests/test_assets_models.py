@@ -98,7 +98,13 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert main(["plan", TENANT, "--max", "meta=250"]) == 0
     out = capsys.readouterr().out
     assert "constraints respected for 1 tenant(s)" in out and re.search(r"\| email +\| [\d.]+ +\| 100\.0 ", out)
-    assert f"standing constraints ({standing}): " in out and "this run replaced max_daily_usd" in out
+    assert f"standing constraints ({standing}): budget 4,500 USD; meta at least 150 USD/day; meta at most 200 USD/day; " \
+           "email fixed at 100 USD/day; this run replaced max_daily_usd" in out
+    assert "planned under: budget 4,500 USD; meta at least 150 USD/day; meta at most 250 USD/day; email fixed" in out
+    assert main(["show", TENANT]) == 0 and "; under set budget_usd, fixed_daily_usd, max_daily_usd, min_daily_usd" \
+        in capsys.readouterr().out  # the closing table's budget change
+    page = (tmp_path / "reports" / f"{TENANT}.html").read_text()
+    assert '<p id="constraints">Planned under: budget 4,500 USD; meta at least 150 USD/day; meta at most 250' in page
     used = _instance().get_latest_materialization_event(dg.AssetKey("budget_allocation")).asset_materialization.metadata
     assert used["constraints"].value["used"] == {"budget_usd": 4500.0, "min_daily_usd": {"meta": 150.0},
                                                  "max_daily_usd": {"meta": 250.0}, "fixed_daily_usd": {"email": 100.0}}

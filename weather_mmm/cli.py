@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import json
 import os
 import sys
 import time
@@ -161,8 +162,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from assets.allocation import PlanConfig, budget_allocation
     from sensors.jobs import execute, failure_messages
     from weather_mmm.allocation.quality import constraints_respected
-    from weather_mmm.allocation.standing import fingerprint as constraints_fingerprint
-    from weather_mmm.allocation.standing import read_standing
+    from weather_mmm.allocation.standing import describe, read_standing
     from weather_mmm.definitions import build_definitions
     from weather_mmm.reports import read_sql, table_names
     from weather_mmm.tables import text_table
@@ -206,8 +206,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(total["explanation"])
     print(constraints_respected(plans, summary).summary)
     if standing:
-        print(f"standing constraints ({settings.plan_constraints_path()}): {constraints_fingerprint(standing)}"
+        print(f"standing constraints ({settings.plan_constraints_path()}): {describe(standing)}"
               + (f"; this run replaced {', '.join(sorted(config.fields()))}" if config.fields() else ""))
+    if total.get("constraints"):
+        print(f"planned under: {describe(json.loads(total['constraints']))}")
     if config.fields():
         print("runs without options (`weather-mmm run`, the schedule) plan this tenant again with "
               + ("its standing constraints" if standing else "the defaults"))

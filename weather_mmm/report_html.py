@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
+from weather_mmm.allocation.standing import describe  # noqa: E402
 from weather_mmm.models.validation import time_split  # noqa: E402
 from weather_mmm.reports import portfolio_summary, read_sql, table_names  # noqa: E402
 
@@ -196,10 +198,13 @@ def _allocation_section(conn, tenant: str, have: set[str]) -> str:
         return "<p>No allocation for this tenant: its newest fit is not usable (see the diagnostics above).</p>"
     channels = summary.filter(pl.col("channel") != "all").sort("channel")
     total = summary.filter(pl.col("channel") == "all").row(0, named=True)
+    constrained = describe(json.loads(total["constraints"])) if total.get("constraints") else ""
     lift = (f"<p id=\"lift\">Expected lift over the current allocation: {total['lift_mean']:,.0f} USD "
             f"(90 % interval {total['lift_lo90']:,.0f} to {total['lift_hi90']:,.0f}) over the horizon.</p>"
-            f"<p>{html.escape(total['explanation'] or '')}</p>")
+            + (f"<p id=\"constraints\">Planned under: {html.escape(constrained)}.</p>" if constrained else "")
+            + f"<p>{html.escape(total['explanation'] or '')}</p>")
     table = channels.select("channel", current_usd="current_spend", recommended_usd="recommended_spend",
+                            min_usd_day="min_daily", max_usd_day="max_daily",
                             mroas="mroas_mean", saturation="saturation", weather_multiplier="weather_multiplier")
     return _allocation_plot(summary).html + lift + _table(table, "allocation")
 

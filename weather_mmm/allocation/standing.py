@@ -106,6 +106,19 @@ def constraints(fields: dict, margin: float | None) -> Constraints:
                        bound_share=fields.get("bound_share", DEFAULT_BOUND_SHARE), margin=margin)
 
 
+def describe(fields: dict) -> str:
+    """A plan's ``fields`` in words, '' for none: "budget 8,000 USD; meta at least 150 USD/day; email fixed at
+    100 USD/day; target ROAS 1.5"."""
+    words = [f"budget {fields['budget_usd']:,.0f} USD"] if "budget_usd" in fields else []
+    for name, what in (("min_daily_usd", "at least"), ("max_daily_usd", "at most"), ("fixed_daily_usd", "fixed at")):
+        words += [f"{c} {what} {usd:,.0f} USD/day" for c, usd in sorted(fields.get(name, {}).items())]
+    if "target_roas" in fields:
+        words.append(f"target ROAS {fields['target_roas']:g}")
+    if "bound_share" in fields:
+        words.append(f"channels not bounded within ±{fields['bound_share']:.0%} of current spend")
+    return "; ".join(words)
+
+
 def fingerprint(fields: dict) -> str:
     """What a plan's data version reads of its constraints: '' for the defaults (no field set)."""
     return json.dumps(fields, sort_keys=True) if fields else ""
