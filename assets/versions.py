@@ -92,7 +92,7 @@ def standing_constraints(tenant: str) -> str:
     (``weather_mmm.allocation.standing``; '' without any), or, when its entry is invalid, the error, so that the
     run that reports it is not skipped."""
     try:
-        fields, _ = standing.read_standing(settings.plan_constraints_path(), tenant)
+        fields = standing.read_standing(settings.plan_constraints_path(), tenant)
     except standing.PlanConstraintsError as error:
         return f"invalid: {error}"
     return standing.fingerprint(fields)

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
 from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, fingerprint, merged,
-                                             read_standing)
+                                             read_standing, standing_tenants)
 from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
 from weather_mmm.models.mmm import CODE_VERSION, MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
@@ -153,13 +153,12 @@ def test_a_runs_plan_config_bounds_one_end_and_keeps_the_default_elsewhere():
 
 def test_standing_constraints_are_read_per_tenant_and_a_bad_entry_names_file_tenant_and_field(tmp_path):
     path = tmp_path / "plan_constraints.yaml"
-    assert read_standing(path, "acme") == ({}, [])  # no file: no standing constraints
+    assert read_standing(path, "acme") == {} and standing_tenants(path) == []  # no file: no standing constraints
     path.write_text("acme:\n  budget_usd: 8000\n  max_daily_usd: {meta: 400}\n  target_roas: 1.5\n"
                     "globex:\n  min_daily_usd: {meta: -1}\n")
-    assert read_standing(path, "acme") == ({"budget_usd": 8000.0, "max_daily_usd": {"meta": 400.0}, "target_roas": 1.5},
-                                           ["acme", "globex"])
-    assert read_standing(path, "initech") == ({}, ["acme", "globex"])
-    assert describe(read_standing(path, "acme")[0]) == "budget 8,000 USD; meta at most 400 USD/day; target ROAS 1.5"
+    assert read_standing(path, "acme") == {"budget_usd": 8000.0, "max_daily_usd": {"meta": 400.0}, "target_roas": 1.5}
+    assert read_standing(path, "initech") == {} and standing_tenants(path) == ["acme", "globex"]
+    assert describe(read_standing(path, "acme")) == "budget 8,000 USD; meta at most 400 USD/day; target ROAS 1.5"
     assert describe({"fixed_daily_usd": {"email": 100.0}, "bound_share": 0.2}) == \
         "email fixed at 100 USD/day; channels not bounded within ±20% of current spend"
     with pytest.raises(PlanConstraintsError, match=f"{path}: globex.min_daily_usd.meta is -1; it must be at least 0"):

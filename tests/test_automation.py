@@ -18,12 +18,12 @@ from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule
 from sensors.weather_files import EVENT_TAG, weather_files_sensor
 
 
-def _tick(instance, cursor):
+def _tick(instance, cursor, sensor=weather_files_sensor):
     from weather_mmm.definitions import defs
 
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
     with partition_loading_context(dynamic_partitions_store=instance):
-        result = weather_files_sensor.evaluate_tick(context)
+        result = sensor.evaluate_tick(context)
     return result, context.cursor
 
 
@@ -276,6 +276,38 @@ def test_only_a_change_to_a_tenants_own_standing_constraints_makes_its_plan_stal
     assert standing_constraints("acme") == acme and standing_constraints("globex") != globex
     path.write_text("acme:\n  max_daily_usd: {meta: -400}\n")
     assert standing_constraints("acme").startswith(f"invalid: {path}: acme.max_daily_usd.meta is -400")
+
+
+def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entry_changed(tmp_path, monkeypatch):
+    from sensors.plan_constraints import plan_constraints_sensor
+
+    path = tmp_path / "plan_constraints.yaml"
+    monkeypatch.setenv("WEATHER_MMM_PLAN_CONSTRAINTS", str(path))
+    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
+    instance = dg.DagsterInstance.ephemeral()
+    from weather_mmm.simulation.catalog import simulated_tenants
+    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+
+    def tick(cursor):
+        return _tick(instance, cursor, plan_constraints_sensor)
+
+    path.write_text("voltbox_electronics:\n  max_daily_usd: {meta: 400}\ncocoa_corner:\n  budget_usd: 9000\n")
+    first, cursor = tick(None)
+    assert not first.run_requests and "first look" in first.skip_message and "2 tenant(s)" in first.skip_message
+    path.write_text("voltbox_electronics:\n  max_daily_usd: {meta: 400.0}  # the same\ncocoa_corner:\n  budget_usd: 9500\n"
+                    "petpals_supply:\n  fixed_daily_usd: {email: 80}\nnobody:\n  budget_usd: 1\n")
+    changed, cursor = tick(cursor)
+    assert [(r.partition_key, r.job_name) for r in changed.run_requests] == [
+        ("cocoa_corner", "tenant_model_job"), ("petpals_supply", "tenant_model_job")]  # nobody is not a tenant
+    assert set(changed.run_requests[0].asset_selection) == {dg.AssetKey("budget_allocation"), dg.AssetKey("allocation_summary")}
+    again, cursor = tick(cursor)
+    assert not again.run_requests and "no tenant's standing constraints changed" in again.skip_message
+    path.write_text("voltbox_electronics:\n  max_daily_usd: {meta: 400}\ncocoa_corner:\n  budget_usd: 9500\n")
+    removed, cursor = tick(cursor)  # petpals_supply's entry removed: it plans with the defaults again
+    assert [r.partition_key for r in removed.run_requests] == ["petpals_supply"]
+    path.write_text("voltbox_electronics: [\n")
+    broken, after = tick(cursor)
+    assert not broken.run_requests and "not YAML" in broken.skip_message and after == cursor
 
 
 def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):

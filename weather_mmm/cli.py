@@ -178,7 +178,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     config = PlanConfig(budget_usd=args.budget, min_daily_usd=args.min and dict(args.min),
                         max_daily_usd=args.max and dict(args.max), fixed_daily_usd=args.fixed and dict(args.fixed),
                         target_roas=args.target_roas, bound_share=args.bound_share)
-    standing, _ = read_standing(settings.plan_constraints_path(), args.tenant)
+    standing = read_standing(settings.plan_constraints_path(), args.tenant)
     result = execute(build_definitions(), "tenant_model_job", _instance(), partition_key=args.tenant,
                      asset_selection=list(budget_allocation.keys),
                      run_config={"ops": {"budget_allocation": {"config": config.model_dump(exclude_none=True)}},

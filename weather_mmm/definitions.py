@@ -15,6 +15,7 @@ import assets.weather
 from resources import WeatherSource, console_logger, warehouse_io_manager, warehouse_resource
 from sensors.failures import run_failure_recorder
 from sensors.jobs import JOBS
+from sensors.plan_constraints import plan_constraints_sensor
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
 from sensors.weather_files import weather_files_sensor
 
@@ -28,7 +29,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=dg.load_asset_checks_from_modules(MODULES),
         jobs=JOBS,
         schedules=[daily_weather_schedule, daily_tenant_data_schedule, weekly_model_schedule],
-        sensors=[weather_files_sensor, run_failure_recorder],
+        sensors=[weather_files_sensor, plan_constraints_sensor, run_failure_recorder],
         loggers={"console": console_logger},
         resources={
             "warehouse_io_manager": warehouse_io_manager(),

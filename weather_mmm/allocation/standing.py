@@ -68,26 +68,34 @@ def validate(fields: dict, where: str) -> dict:
     return out
 
 
-def read_standing(path: Path, tenant: str) -> tuple[dict, list[str]]:
-    """(``tenant``'s standing fields, :func:`validate`d; every tenant the file names) from the YAML file at
-    ``path``; ``({}, [])`` when there is no file. Only ``tenant``'s entry is validated, so a mistake in another
-    tenant's entry fails that tenant's plans alone.
-
-    Raises:
-        PlanConstraintsError: the file is not YAML or not a mapping of tenants, or a field of ``tenant`` is unknown
-            or out of range (names the file, tenant and field).
-    """
+def _entries(path: Path) -> dict:
     if not path.exists():
-        return {}, []
+        return {}
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise PlanConstraintsError(f"{path}: not YAML ({error})") from error
     if raw is None:
-        return {}, []
+        return {}
     if not isinstance(raw, dict):
         raise PlanConstraintsError(f"{path}: a mapping of tenant -> constraints is expected, got {type(raw).__name__}")
-    return validate(raw.get(tenant) or {}, f"{path}: {tenant}"), [str(t) for t in raw]
+    return {str(t): fields for t, fields in raw.items()}
+
+
+def read_standing(path: Path, tenant: str) -> dict:
+    """``tenant``'s standing fields (:func:`validate`d) in the YAML file at ``path``; ``{}`` when the file or the
+    entry is missing. Only ``tenant``'s entry is validated, so a mistake in another's fails that one's plans alone.
+
+    Raises:
+        PlanConstraintsError: the file is not YAML or not a mapping of tenants, or a field of ``tenant`` is unknown
+            or out of range (names the file, tenant and field).
+    """
+    return validate(_entries(path).get(tenant) or {}, f"{path}: {tenant}")
+
+
+def standing_tenants(path: Path) -> list[str]:
+    """The tenants the file at ``path`` names (none without a file). Raises as :func:`read_standing`."""
+    return list(_entries(path))
 
 
 def merged(standing: dict, run: dict) -> dict:
