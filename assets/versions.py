@@ -88,14 +88,12 @@ def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:
 
 
 def standing_constraints(tenant: str) -> str:
-    """What a run without config plans ``tenant`` with: the fingerprint of its standing constraints
-    (``weather_mmm.allocation.standing``; '' without any), or, when its entry is invalid, the error, so that the
-    run that reports it is not skipped."""
+    """What a run without config plans ``tenant`` with: ``weather_mmm.allocation.standing.fingerprints`` of the
+    standing-constraints file for it ('' without any; a file that cannot be read: its error)."""
     try:
-        fields = standing.read_standing(settings.plan_constraints_path(), tenant)
+        return standing.fingerprints(settings.plan_constraints_path()).get(tenant, "")
     except standing.PlanConstraintsError as error:
         return f"invalid: {error}"
-    return standing.fingerprint(fields)
 
 
 def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None, constraints: str) -> str:

@@ -305,6 +305,10 @@ def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entr
     path.write_text("voltbox_electronics:\n  max_daily_usd: {meta: 400}\ncocoa_corner:\n  budget_usd: 9500\n")
     removed, cursor = tick(cursor)  # petpals_supply's entry removed: it plans with the defaults again
     assert [r.partition_key for r in removed.run_requests] == ["petpals_supply"]
+    path.write_text("voltbox_electronics:\n  max_daily_usd: {meta: 400}\ncocoa_corner:\n  budget_usd: 9000\n")
+    back, cursor = tick(cursor)  # cocoa_corner's budget back to its first value: a change like any other
+    assert [r.partition_key for r in back.run_requests] == ["cocoa_corner"]
+    assert len({r.run_key for r in changed.run_requests + removed.run_requests + back.run_requests}) == 4
     path.write_text("voltbox_electronics: [\n")
     broken, after = tick(cursor)
     assert not broken.run_requests and "not YAML" in broken.skip_message and after == cursor

@@ -130,3 +130,20 @@ def describe(fields: dict) -> str:
 def fingerprint(fields: dict) -> str:
     """What a plan's data version reads of its constraints: '' for the defaults (no field set)."""
     return json.dumps(fields, sort_keys=True) if fields else ""
+
+
+def fingerprints(path: Path) -> dict[str, str]:
+    """Tenant -> :func:`fingerprint` of its standing fields, for every tenant the file at ``path`` names (a
+    tenant left out has none: ''); an invalid entry's value is its error, "invalid: ...", so that it differs
+    from every valid one and the plan that reports the error is not skipped. Reads the file once.
+
+    Raises:
+        PlanConstraintsError: the file is not YAML or not a mapping of tenants (names the file).
+    """
+    out = {}
+    for tenant, fields in _entries(path).items():
+        try:
+            out[tenant] = fingerprint(validate(fields or {}, f"{path}: {tenant}"))
+        except PlanConstraintsError as error:
+            out[tenant] = f"invalid: {error}"
+    return out
