@@ -118,6 +118,7 @@ def test_fixed_channel_and_explicit_bounds_hold_exactly():
     plan = allocate(known_fit(), HISTORY, NORMAL, DATES,
                     Constraints(budget=13_000.0, fixed={"search": 800.0}, bounds={"social": (0.0, 2_000.0)}))
     assert np.allclose(plan.recommended[:, 0], 800.0)
+    assert "search loses (-20%, 7,000 -> 5,600 USD): " in plan.explanation and "; fixed at 800.00 USD/day." in plan.explanation
     assert plan.recommended.sum() == pytest.approx(13_000.0, abs=1e-6)
     assert plan.recommended[:, 1].max() <= 2_000.0 + 1e-9
 
@@ -130,11 +131,14 @@ def test_a_runs_plan_config_bounds_one_end_and_keeps_the_default_elsewhere():
                         risk_aversion=0.0)
 
     config = PlanConfig(budget_usd=14_000.0, max_daily_usd={"social": 1_100.0})  # as set in the Dagster launchpad
-    spend = plan_with(config).recommended
+    plan = plan_with(config)
+    spend = plan.recommended
     assert spend.sum() == pytest.approx(14_000.0, abs=1e-6)
     free = plan_with(PlanConfig()).recommended
     assert free[:, 1].max() > 1_250.0 and spend[:, 1].max() == pytest.approx(1_100.0)  # the cap binds
     assert spend[:, 0].min() >= 700.0 - 1e-9  # search keeps its default floor, 30 % under current
+    days = int(np.isclose(spend[:, 1], 1_100.0).sum())
+    assert 0 < days < 7 and f"at its maximum (1,100.00 USD/day) on {days} of 7 days" in plan.explanation
     assert fingerprint(PlanConfig().fields()) == "" and fingerprint(config.fields()) != ""  # defaults: as no config
     with pytest.raises(InfeasibleAllocation, match=r"maximum 500.00 or negative \(the minimum is the default, current spend - 30%"):
         plan_with(PlanConfig(max_daily_usd={"social": 500.0}))

@@ -398,8 +398,9 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
 
 
 def explain(a: Allocation) -> str:
-    """Plain-words reasons: which channel gains and loses, in terms of marginal ROAS, saturation and weather;
-    the expected lift; and whether the plan is the posterior-mean one or gives up lift for certainty."""
+    """Plain-words reasons: which channel gains and loses, in terms of marginal ROAS, saturation and weather, and
+    on how many days each sits at a bound of its daily spend (or is fixed); the expected lift; and whether the
+    plan is the posterior-mean one or gives up lift for certainty."""
     horizon = len(a.dates)
     lines = []
     for j, c in enumerate(a.channels):
@@ -411,6 +412,13 @@ def explain(a: Allocation) -> str:
                   f"(now {a.mroas[c]['mean']:.2f}), at {a.saturation[c]:.0%} of its saturation ceiling")
         if abs(weather) >= 0.01:
             reason += f"; the forecast weather {'lifts' if weather > 0 else 'lowers'} its response by {abs(weather):.0%}"
+        low, high = a.bounds[j]
+        if high - low < 1e-6:
+            reason += f"; fixed at {low:,.2f} USD/day"
+        for end, usd in (("minimum", low), ("maximum", high)):
+            days = int(np.isclose(a.recommended[:, j], usd, rtol=0.0, atol=1e-6).sum())
+            if days and high - low >= 1e-6:
+                reason += f"; at its {end} ({usd:,.2f} USD/day) on {days} of {horizon} days"
         lines.append(f"{c} {verb}" + (f" ({change:+.0%}, {before:,.0f} -> {after:,.0f} USD)" if verb != "keeps its budget" else "")
                      + f": {reason}.")
     lift = a.lift
