@@ -25,8 +25,8 @@ from resources.warehouse import tenant_tables
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
 from weather_mmm.allocation.optimize import DEFAULT_BOUND_SHARE, DEFAULT_RISK_AVERSION, InfeasibleAllocation, allocate
-from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, merged, read_standing, standing_tenants,
-                                             validate)
+from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, merged, read_standing,
+                                             standing_tenants, validate)
 from weather_mmm.allocation.standing import fingerprint as constraints_fingerprint
 from weather_mmm.models import store
 from weather_mmm.settings import imports_dir, plan_constraints_path
@@ -153,9 +153,14 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     try:
         standing, run = read_standing(plan_constraints_path(), tenant), config.fields()
         fields = merged(standing, run)
+    except PlanConstraintsError as error:  # from None: the step's failure shows this message, which names the tenant
+        raise dg.Failure(f"tenant {tenant}: {error}") from None
+    try:
         plan = allocate(fit, history, weather, dates, constraints(fields, margin), risk_aversion=risk_aversion())
-    except (InfeasibleAllocation, PlanConstraintsError) as error:
-        raise dg.Failure(f"tenant {tenant}: {error}") from error
+    except InfeasibleAllocation as error:
+        given = "; ".join(f"{what}: {describe(part)}" for what, part in (
+            (f"standing constraints in {plan_constraints_path()}", standing), ("this run's", run)) if part)
+        raise dg.Failure(f"tenant {tenant}: {error}" + (f" ({given})" if given else "")) from None
     if unknown := sorted(set(standing_tenants(plan_constraints_path())) - set(catalog_tenants)):
         context.log.warning(f"{plan_constraints_path()} names tenant(s) not in the catalog, whose constraints apply "
                             f"to no plan: {', '.join(unknown)}")

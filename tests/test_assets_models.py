@@ -115,7 +115,10 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
                             "where channel = 'meta'").fetchone()
     assert budget == 4500 and abs(spent - 4500) < 1e-3 and 150 - 1e-6 <= meta[0] <= meta[1] <= 250 + 1e-6
     assert main(["plan", TENANT, "--min", "meta=300", "--max", "meta=250"]) == 1
-    assert "channel meta: minimum 300.00 USD/day above maximum 250.00" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "channel meta: minimum 300.00 USD/day above maximum 250.00" in err
+    assert f"(standing constraints in {standing}: budget 4,500 USD; meta at least 150 USD/day; " in err
+    assert "; this run's: meta at least 300 USD/day; meta at most 250 USD/day)" in err
     standing.write_text(f"{TENANT}:\n  max_daily_usd: {{meta: -200}}\n")
     assert main(["plan", TENANT]) == 2
     assert f"{standing}: {TENANT}.max_daily_usd.meta is -200; it must be at least 0" in capsys.readouterr().err
