@@ -25,8 +25,12 @@ from weather_mmm.allocation import standing
 from weather_mmm.versions import fingerprint, source_version
 from weather_mmm.weather.climatology import CLIMATOLOGY_FILE
 
-_COMMON = ("weather_mmm/settings.py", "weather_mmm/versions.py", "assets/versions.py", "resources")
-WEATHER_CODE = source_version(*_COMMON, "weather_mmm/weather", "assets/weather.py")
+#: What every family's values can depend on: the settings' constants and the warehouse's readers and IO manager.
+#: Not the fingerprint code (``weather_mmm/versions.py``, this module): a change there that matters changes the
+#: data versions it computes, and one that does not (a new helper) should not rerun every asset. Nor the
+#: console logger or the Dagster instance's set-up, which compute no value.
+_COMMON = ("weather_mmm/settings.py", "resources/warehouse.py")
+WEATHER_CODE = source_version(*_COMMON, "weather_mmm/weather", "resources/weather.py", "assets/weather.py")
 TENANT_DATA_CODE = source_version(*_COMMON, "weather_mmm/weather", "weather_mmm/simulation",
                                   "assets/simulation.py")
 FEATURES_CODE = source_version(*_COMMON, "weather_mmm/features", "assets/features.py")

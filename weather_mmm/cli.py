@@ -49,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
+    from weather_mmm.allocation.standing import PlanConstraintsError, standing_tenants
     from weather_mmm.definitions import build_definitions
     from weather_mmm.reports import evidence_summary, portfolio_summary, tenant_summary
     from weather_mmm.tables import text_table
@@ -69,6 +70,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if all(r.success for r in results) and not args.weather_only:
         print("tenants (per tenant: one run of sales, spend and features; one of truth and models; each only when "
               "its code or inputs changed):", flush=True)
+        if (plans := settings.plan_constraints_path()).exists():
+            try:
+                print(f"standing planning constraints: {plans} ({', '.join(standing_tenants(plans)) or 'no tenant'})")
+            except PlanConstraintsError as error:
+                print(f"error: {error}; every plan fails until it is mended", file=sys.stderr)
         tenants = [args.tenant] if args.tenant else None
         runs, blocked = run_tenants(defs, instance, start, end, tenants, progress=say, force=args.force)
         results += runs
