@@ -122,6 +122,11 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     standing.write_text(f"{TENANT}:\n  max_daily_usd: {{meta: -200}}\n")
     assert main(["plan", TENANT]) == 2
     assert f"{standing}: {TENANT}.max_daily_usd.meta is -200; it must be at least 0" in capsys.readouterr().err
+    assert main(["run", "--weather-only"]) == 0  # the main job names the file it plans with
+    assert f"standing planning constraints: {standing} ({TENANT})" in capsys.readouterr().out
+    standing.write_text(f"{TENANT}: [\n")
+    assert main(["run", "--weather-only"]) == 0
+    assert f"error: {standing}: not YAML" in capsys.readouterr().err
     assert main(["plan", "nobody"]) == 2 and "tenant nobody is not in the catalog" in capsys.readouterr().err
 
 

@@ -62,6 +62,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = defs.resources["weather_source"]
     print(f"weather-mmm: weather for {start}..{end}, source: {source.mode}"
           f"{' (' + source.seeds_dir + ')' if source.seeds_dir else ''}", flush=True)
+    if (plans := settings.plan_constraints_path()).exists():
+        try:
+            print(f"standing planning constraints: {plans} ({', '.join(standing_tenants(plans)) or 'no tenant'})")
+        except PlanConstraintsError as error:
+            print(f"error: {error}; every plan fails until it is mended", file=sys.stderr)
     instance = _instance()
     t0 = time.perf_counter()
     say = functools.partial(print, flush=True)
@@ -70,11 +75,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if all(r.success for r in results) and not args.weather_only:
         print("tenants (per tenant: one run of sales, spend and features; one of truth and models; each only when "
               "its code or inputs changed):", flush=True)
-        if (plans := settings.plan_constraints_path()).exists():
-            try:
-                print(f"standing planning constraints: {plans} ({', '.join(standing_tenants(plans)) or 'no tenant'})")
-            except PlanConstraintsError as error:
-                print(f"error: {error}; every plan fails until it is mended", file=sys.stderr)
         tenants = [args.tenant] if args.tenant else None
         runs, blocked = run_tenants(defs, instance, start, end, tenants, progress=say, force=args.force)
         results += runs
