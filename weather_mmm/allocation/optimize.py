@@ -415,10 +415,10 @@ def explain(a: Allocation) -> str:
         low, high = a.bounds[j]
         if high - low < 1e-6:
             reason += f"; fixed at {low:,.2f} USD/day"
-        for end, usd in (("minimum", low), ("maximum", high)):
-            days = int(np.isclose(a.recommended[:, j], usd, rtol=0.0, atol=1e-6).sum())
-            if days and high - low >= 1e-6:
-                reason += f"; at its {end} ({usd:,.2f} USD/day) on {days} of {horizon} days"
+        else:
+            for end, usd in (("minimum", low), ("maximum", high)):
+                if days := int(np.isclose(a.recommended[:, j], usd, rtol=0.0, atol=1e-6).sum()):
+                    reason += f"; at its {end} ({usd:,.2f} USD/day) on {days} of {horizon} days"
         lines.append(f"{c} {verb}" + (f" ({change:+.0%}, {before:,.0f} -> {after:,.0f} USD)" if verb != "keeps its budget" else "")
                      + f": {reason}.")
     lift = a.lift
