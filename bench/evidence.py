@@ -15,7 +15,6 @@ of a two-city tenant).
 """
 
 import argparse
-
 import sys
 from pathlib import Path
 

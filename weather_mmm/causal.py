@@ -118,7 +118,7 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
             .with_columns(pl.col(SHOCKS).cast(pl.Float64)).sort("geo", "date"))
 
 
-def _fit(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) -> tuple[np.ndarray, np.ndarray] | None:
+def _fit(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
     """(coefficients, CV3 covariance, clusters) of ``regressors`` (in order) in the design of the module
     docstring, or ``None`` when a regressor has no variation left after the fixed effects, or none once one
     week is left out."""
