@@ -114,6 +114,18 @@ def test_an_unsure_posterior_mean_plan_gives_way_to_the_risk_aware_plan():
     assert careful.summary("t").filter(pl.col("channel") == "all")["plan_choice"].item() == "risk-adjusted"
 
 
+def test_a_risk_aware_optimum_at_the_status_quo_is_exactly_the_current_allocation():
+    fit = known_fit((1.0, 1.0), draws=200)  # both channels alike and unsure: every move costs more risk than it earns
+    fit.samples["beta"] *= np.exp(np.random.default_rng(1).standard_normal((1, 200, 1, 2)) - 0.5)
+    plan, lift = mean_plan_lift(fit)
+    assert 0 < lift.mean() < 1.2816 * lift.std()
+    kept = allocate(fit, HISTORY, NORMAL, DATES)
+    # SLSQP stops about 0.015 USD/day from the kink of mean - 1.28 sd at the status quo; that is no plan to act on
+    assert np.array_equal(kept.recommended, np.full((H, 2), 1_000.0))
+    assert kept.lift == {"mean": 0.0, "lo90": 0.0, "hi90": 0.0} and kept.choice == "risk-adjusted"
+    assert "search keeps its budget" in kept.explanation and "social keeps its budget" in kept.explanation
+
+
 def test_fixed_channel_and_explicit_bounds_hold_exactly():
     plan = allocate(known_fit(), HISTORY, NORMAL, DATES,
                     Constraints(budget=13_000.0, fixed={"search": 800.0}, bounds={"social": (0.0, 2_000.0)}))

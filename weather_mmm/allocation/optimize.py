@@ -29,8 +29,10 @@ ROAS are 90 % posterior intervals of the same quantities.
 
 Optimiser: SciPy SLSQP (``scipy.optimize.minimize``), the optimiser LightweightMMM, PyMC-Marketing and
 Robyn use, with exact gradients from JAX. The plan it returns is then projected onto the constraints
-(bounds clipped, the budget residual spread over channels with room), and it is never worse under the
-model than the current allocation, which is feasible by construction of the default constraints.
+(bounds clipped, the budget residual spread over channels with room). A plan that does not beat the current
+allocation on the objective it was chosen on (for the risk-adjusted plan, that objective is 0 lift at the current
+allocation itself) gives way to exactly the current allocation, when the constraints allow it (the defaults do):
+the optimiser stops near that kink, a few cents a day away, and such a plan is a change with no reason.
 
 Constraints (:class:`Constraints`): the total budget (USD over the horizon; default the current
 allocation's total); per-channel daily minimum and maximum (default ±30 % of the current daily spend);
@@ -370,12 +372,15 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
                                        f"found earns {inc.mean() / max(plan.sum(), 1e-9):.2f} per USD")
     else:
         def value(p, i):
-            return i.mean() if margin is None else margin * i.mean() - p.sum()
+            """The objective the plan was chosen on, USD: at the status quo the lift's deviation is 0."""
+            unit = 1.0 if margin is None else margin
+            v = unit * i.mean() - (0.0 if margin is None else p.sum())
+            return v - (risk_aversion * unit * (i - inc_current).std() if choice == "risk-adjusted" else 0.0)
 
         fits_budget = keep.sum() <= budget + TOLERANCE_USD if capped else abs(keep.sum() - budget) <= TOLERANCE_USD
-        if value(plan, inc) < value(keep, inc_current) and fits_budget and \
+        if value(plan, inc) <= value(keep, inc_current) and fits_budget and \
                 np.all((keep >= per_cell[..., 0] - TOLERANCE_USD) & (keep <= per_cell[..., 1] + TOLERANCE_USD)):
-            plan, inc = keep, inc_current  # never recommend a plan the model itself rates below the status quo
+            plan, inc = keep, inc_current  # never recommend a plan the model itself rates no better than the status quo
     mroas, mroas_current = {}, {}
     for j, c in enumerate(channels):
         for p, out in ((plan, mroas), (keep, mroas_current)):
