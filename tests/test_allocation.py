@@ -304,7 +304,7 @@ def test_true_plans_on_a_simulated_tenant(weather):
     assert values["optimal"] >= values["current"]
     outcome = truth_outcome(pl.DataFrame({"tenant": ["a", "b"], "current": [100.0, 100.0], "recommended": [101.0, 99.0],
                                           "optimal": [110.0, 100.5]}))
-    assert not outcome.passed and "less for b" in outcome.summary and "captures 10%" in outcome.summary
+    assert not outcome.passed and "less for b (-1 USD, -1.00%)" in outcome.summary and "captures 10%" in outcome.summary
 
 
 def test_plan_plots_for_the_report_and_the_asset_metadata():

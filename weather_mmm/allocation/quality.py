@@ -64,10 +64,11 @@ def truth_outcome(rows: pl.DataFrame) -> CheckOutcome:
     gaining = rows.filter(pl.col("optimal_gain") >= OPTIMAL_GAIN_BAR)
     captured = _captured(gaining, "recommended")
     oracle = _captured(gaining, "oracle") if "oracle" in rows.columns else None
+    losses = [f"{t} ({r - c:+,.0f} USD, {g:+.2%})"
+              for t, c, r, g in worse.select("tenant", "current", "recommended", "recommended_gain").iter_rows()]
     parts = [
         (worse.is_empty(), f"recommended plan earns at least the current allocation for {rows.height - worse.height} of "
-                           f"{rows.height} tenants" + (f"; less for {', '.join(f'{t} ({g:+.1%})' for t, g in worse.select('tenant', 'recommended_gain').iter_rows())}"
-                                                       if worse.height else "")),
+                           f"{rows.height} tenants" + (f"; less for {', '.join(losses)}" if losses else "")),
         (captured >= CAPTURE_BAR, f"captures {captured:.0%} of the truly optimal uplift over the {gaining.height} tenant(s) "
                                   f"where it exceeds 2% (bar 90%"
                                   + (f"; an oracle that knows every true curve, planning at the same risk aversion: "
