@@ -118,10 +118,10 @@ def geo_panel(sales: pl.DataFrame, spend: pl.DataFrame, weather: pl.DataFrame, c
             .with_columns(pl.col(SHOCKS).cast(pl.Float64)).sort("geo", "date"))
 
 
-def _fit(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """(coefficients, CV3 covariance, clusters) of ``regressors`` (in order) in the design of the module
-    docstring, or ``None`` when a regressor has no variation left after the fixed effects, or none once one
-    week is left out."""
+def _design(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The design of the module docstring with its fixed effects absorbed: (x [N, K], ``regressors`` first and
+    in order, then the controls; y [N]; ISO-week cluster [N], 0..G-1), or ``None`` when a regressor has no
+    variation left after the fixed effects."""
     geos = panel["geo"].unique().sort().to_list()
     frame = panel.with_columns(week=pl.col("date").dt.iso_year() * 100 + pl.col("date").dt.week())
     controls = [c for c in panel.columns if c.startswith("spend_")] if spend else []
@@ -143,7 +143,15 @@ def _fit(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) 
     if not keep[:len(regressors)].all():
         return None
     groups = np.unique(demeaned["week"].to_numpy(), return_inverse=True)[1]
-    return _jackknife(x[:, keep], demeaned[outcome].to_numpy(), groups, len(regressors))
+    return x[:, keep], demeaned[outcome].to_numpy(), groups
+
+
+def _fit(panel: pl.DataFrame, outcome: str, regressors: list[str], spend: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(coefficients, CV3 covariance, clusters) of ``regressors`` (in order) in the design of the module
+    docstring, or ``None`` when a regressor has no variation left after the fixed effects, or none once one
+    week is left out."""
+    design = _design(panel, outcome, regressors, spend)
+    return None if design is None else _jackknife(*design, len(regressors))
 
 
 def _jackknife(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -197,12 +205,14 @@ def forecast_surprise(panel: pl.DataFrame, variable: str, outcome: str = "outcom
     if forecast not in panel.columns:
         return None
     data = panel.filter(pl.col(forecast).is_not_null() & pl.col(observed).is_not_null())
-    fitted, naive = _fit(data, outcome, [observed, forecast], spend=False), _fit(data, outcome, [observed], spend=False)
-    if fitted is None or naive is None:
+    fitted = _fit(data, outcome, [observed, forecast], spend=False)
+    if fitted is None:
         return None
     coef, cov, clusters = fitted
+    x, y, _ = _design(data, outcome, [observed], spend=False)  # observed varies wherever the fit above found it to
+    naive = np.linalg.lstsq(x, y, rcond=None)[0][0]
     return _row("forecast_surprise", variable, FORECAST_VARIABLES[variable][1], float(coef[0]), float(np.sqrt(cov[0, 0])),
-                clusters, naive_effect=float(naive[0][0]), treated=None, observations=data.height, geos=data["geo"].n_unique())
+                clusters, naive_effect=float(naive), treated=None, observations=data.height, geos=data["geo"].n_unique())
 
 
 def _reading(row: dict) -> str:
