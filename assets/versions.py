@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -48,9 +47,7 @@ def data_version(code_version: str, input_version: str) -> str:
 
 def versioned(value: pl.DataFrame, output_name: str, code_version: str, input_version: str) -> dg.Output:
     """``value`` as the output ``output_name``, with its logical data version."""
-    with warnings.catch_warnings():  # Output(data_version=) is marked beta in Dagster 1.13
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.Output(value, output_name, data_version=dg.DataVersion(data_version(code_version, input_version)))
+    return dg.Output(value, output_name, data_version=dg.DataVersion(data_version(code_version, input_version)))
 
 
 def tenant_data_inputs(conn, tenant: str, end: dt.date) -> str:
