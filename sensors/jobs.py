@@ -6,6 +6,7 @@ and skips the run when all match.
 """
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 import dagster as dg
@@ -190,7 +191,7 @@ def run_tenants(
     names = tenants or sorted(instance.get_dynamic_partitions("tenant"))
     ran, blocked = False, []
     for i, tenant in enumerate(names, 1):
-        runs, work = [], []
+        runs, work, started = [], [], time.monotonic()
         if span := data_work(defs, instance, tenant, start, end, force):
             runs.append(execute(defs, "tenant_data_job", instance, tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
             work.append(f"data {span[0]}..{span[1]}")
@@ -208,7 +209,8 @@ def run_tenants(
                 blocked.append(tenant)
         results += runs
         ran |= bool(runs)
-        status = ("ok" if all(r.success for r in runs) else "FAILED") + f" ({', '.join(work)})" if runs else "up to date, skipped"
+        status = (("ok" if all(r.success for r in runs) else "FAILED") + f" ({', '.join(work)}; {time.monotonic() - started:.0f} s)"
+                  if runs else "up to date, skipped")
         if tenant in blocked:
             status = ("up to date" if not runs else status) + "; no allocation: no usable model version (unchanged since it failed)"
         progress(f"  [{i}/{len(names)}] {tenant}: {status}")

@@ -3,6 +3,7 @@ twice against a temporary warehouse."""
 
 import datetime as dt
 import json
+import re
 import shutil
 import uuid
 
@@ -214,6 +215,9 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run
     assert skipped is None and jobs3 == ["catalog_job"]
     assert "weather_daily: 30 days up to date (same sources and code), skipped" in said
     assert said[-3:] == [f"  [{i}/3] {t}: up to date, skipped" for i, t in enumerate(tenants, 1)]
+    ran = [line for line in said if line.startswith("  [1/3] pixelpro_software: ok")]
+    assert len(ran) == 2 and all(re.fullmatch(r"  \[1/3\] pixelpro_software: ok \(data 2023-01-01\.\.2023-01-30; \d+ s\)", line)
+                                 for line in ran), ran
 
 
 def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals_and_a_lift_test_the_mmm():
