@@ -4,7 +4,8 @@ Run: ``WEATHER_MMM_WEATHER_SEEDS=../shared/data/weather/open_meteo .venv/bin/pyt
 Prints per tenant: tier, holdout R² of each model, best model's holdout MAPE and the naive's, CV R² std,
 weather importance rank, and the noise ceiling (``quality.noise_ceiling``: the simulation's expected revenue
 scored on the same split) holdout R², MAPE and CV R² std: the best any model could do under the simulation's
-noise. Then the four quality checks' outcomes, with the noise ceiling.
+noise. Then, for the extreme and high tenants, how much each of the truth's own daily components (weather,
+baseline, each channel) varies over the holdout, and the four quality checks' outcomes, with the noise ceiling.
 """
 
 import datetime as dt
@@ -34,7 +35,7 @@ def main() -> None:
     seeds = os.environ.get("WEATHER_MMM_WEATHER_SEEDS", str(PROJECT_ROOT.parent / "shared/data/weather/open_meteo"))
     weather = load_weather_daily(CALENDAR_START, END, mode="seeds", seeds_dir=Path(seeds), calendar_end=END).frame
     clim = load_climatology()
-    rows, summaries, importances, predictions, expected, tiers = [], [], [], [], [], {}
+    rows, summaries, importances, predictions, expected, spread, tiers = [], [], [], [], [], [], {}
     t0 = time.perf_counter()
     for profile in build_catalog():
         tenant, channels = profile.tenant, [c.channel for c in profile.channels]
@@ -50,6 +51,9 @@ def main() -> None:
         mape = dict(s.select("model", "holdout_mape").iter_rows())
         predictions.append(result.predictions.select("date", "actual").with_columns(tenant=pl.lit(tenant)))
         expected.append(sim.contributions.group_by("date").agg(expected=pl.col("revenue").sum()).with_columns(tenant=pl.lit(tenant)))
+        holdout = result.predictions.filter("in_holdout").select("date")
+        spread.append(sim.contributions.join(holdout, on="date").group_by("date", "component").agg(pl.col("revenue").sum())
+                      .group_by("component").agg(pl.col("revenue").std()).with_columns(tenant=pl.lit(tenant), tier=pl.lit(profile.tier)))
         rows.append({"tenant": tenant, "tier": profile.tier, "best": result.best,
                      **{f"r2_{m}": round(v, 3) for m, v in r2.items()},
                      "mape_best": round(mape[result.best], 3), "mape_naive": round(mape["seasonal_naive"], 3),
@@ -59,6 +63,10 @@ def main() -> None:
     ceiling = quality.noise_ceiling(pl.concat(predictions), pl.concat(expected).select("tenant", "date", "expected"))
     pl.Config.set_tbl_rows(100), pl.Config.set_tbl_cols(30), pl.Config.set_tbl_width_chars(400)
     print(pl.DataFrame(rows).join(ceiling.select("tenant", cs.float().round(3).name.prefix("ceiling_")), on="tenant"))
+    print("the truth's own daily components on the holdout, standard deviation in USD/day (weather: what the actual "
+          "weather added against normal weather; baseline: trend, season, weekday, holidays, promotions):")
+    print(pl.concat(spread).filter(pl.col("tier").is_in(["extreme", "high"]))
+          .pivot("component", index=["tenant", "tier"], values="revenue").select("tenant", "tier", cs.float().round(0)))
     summary, importance = pl.concat(summaries), pl.concat(importances)
     for outcome in (quality.holdout_r2_by_tier(summary, tiers, ceiling), quality.mape_and_naive(summary, ceiling),
                     quality.cv_spread(summary, ceiling), quality.weather_importance(summary, importance, tiers)):
