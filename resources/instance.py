@@ -14,6 +14,9 @@ switch back and forth.
   follows a live run by watching its ``<run_id>.db`` file change, not its write-ahead log.
 - Commits do not wait for an fsync (``synchronous=NORMAL``). In WAL mode that is safe from corruption; a
   commit may be lost only if the operating system crashes (https://www.sqlite.org/pragma.html).
+- Whether the index has its tag table, which Dagster asks before storing each materialization's tags through a
+  new engine of its own, is asked once: ``bench/event_log.py`` (731 days x 4 tables in one run) took 12.7 and 12.8 s
+  instead of 13.7 and 14.6 s (the main job at a7fd686 spent 11.7 s of a 12.2 s data run storing events).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, dagster_home: str, inst_data=None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()
+        self._index_tables: set[str] = set()
         self._pid = os.getpid()
         self._dagster_home = dagster_home
         super().__init__(os.path.join(dagster_home, "history", "runs"), inst_data=inst_data)
@@ -76,6 +80,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         for old in runs[OPEN_RUN_SHARDS:]:
             self._engines.pop(old).dispose()
         return engine
+
+    def has_table(self, table_name: str) -> bool:
+        # A table that exists stays (wipe empties tables, it does not drop them), so a yes is remembered.
+        if table_name not in self._index_tables and super().has_table(table_name):
+            self._index_tables.add(table_name)
+        return table_name in self._index_tables
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.Connection]:

@@ -320,8 +320,8 @@ def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entr
 
 def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):
     """The project's dagster.yaml (PooledSqliteEventLogStorage): a 20-day range run's events land in Dagster's
-    own layout, each run shard is checkpointed into its .db file (what the UI's live view watches), and
-    commits do not wait for an fsync."""
+    own layout, each run shard is checkpointed into its .db file (what the UI's live view watches), commits do
+    not wait for an fsync, and the index is asked whether its tag table exists once, not once per event."""
     import sqlite3
 
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -339,10 +339,16 @@ def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dag
     def daily(context: dg.AssetExecutionContext) -> None:
         context.add_output_metadata({"days": len(context.partition_keys)})
 
+    asked = []
+    dagsters = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, name: asked.append(name) or dagsters(self, name))
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         result = dg.materialize([daily], instance=instance, tags=range_tags("2024-01-01", "2024-01-20"))
         assert result.success
+        assert asked.count("asset_event_tags") == 1
+        with instance.event_log_storage.index_connection() as conn:  # every materialization's tags were stored
+            assert conn.exec_driver_sql("select count(distinct event_id) from asset_event_tags").scalar() == 20
         shard = home / "history" / "runs" / f"{result.run_id}.db"
         with sqlite3.connect(f"file:{shard}?immutable=1", uri=True) as db:  # the .db file alone, not its WAL
             stored = db.execute("select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'").fetchone()[0]
