@@ -3,6 +3,7 @@ twice against a temporary warehouse."""
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import uuid
@@ -321,7 +322,8 @@ def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entr
 def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):
     """The project's dagster.yaml (PooledSqliteEventLogStorage): a 20-day range run's events land in Dagster's
     own layout, each run shard is checkpointed into its .db file (what the UI's live view watches), commits do
-    not wait for an fsync, and the index is asked whether its tag table exists once, not once per event."""
+    not wait for an fsync, the step's materializations are stored as one batch, and the index is asked whether
+    its tag table exists once, not once per event."""
     import sqlite3
 
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -339,14 +341,20 @@ def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dag
     def daily(context: dg.AssetExecutionContext) -> None:
         context.add_output_metadata({"days": len(context.partition_keys)})
 
-    asked = []
-    dagsters = SqliteEventLogStorage.has_table
+    asked, alone = [], []
+    dagsters, one_by_one = SqliteEventLogStorage.has_table, SqliteEventLogStorage.store_event
     monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, name: asked.append(name) or dagsters(self, name))
+    monkeypatch.setattr(SqliteEventLogStorage, "store_event", lambda self, e: alone.append(e.dagster_event_type) or one_by_one(self, e))
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "")  # then unset: the storage sets its default, undone after the test
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE")
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
         result = dg.materialize([daily], instance=instance, tags=range_tags("2024-01-01", "2024-01-20"))
         assert result.success
         assert asked.count("asset_event_tags") == 1
+        assert dg.DagsterEventType.ASSET_MATERIALIZATION not in alone and dg.DagsterEventType.RUN_SUCCESS in alone
+        assert instance.get_materialized_partitions(daily.key) == {f"2024-01-{d:02d}" for d in range(1, 21)}
         with instance.event_log_storage.index_connection() as conn:  # every materialization's tags were stored
             assert conn.exec_driver_sql("select count(distinct event_id) from asset_event_tags").scalar() == 20
         shard = home / "history" / "runs" / f"{result.run_id}.db"
