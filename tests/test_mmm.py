@@ -277,11 +277,8 @@ def test_a_dark_first_day_and_a_geo_day_without_sales_keep_the_gradient_finite(p
     spend, revenue = inputs.spend.copy(), inputs.revenue.copy()
     spend[0, 1, 0] = 0.0  # meta dark in the second geo on day 0
     revenue[5, 0] = 0.0  # nothing sold in the first geo on day 5
-    train = inputs.train
-    args = (mmm._lagged(jnp.asarray(spend / inputs.spend_scale))[train], jnp.asarray(inputs.controls[train]),
-            jnp.asarray(inputs.weather[train]), jnp.asarray((spend[train] / inputs.revenue_scale[:, None]).sum(0)))
-    info = initialize_model(jax.random.PRNGKey(0), mmm._model, model_args=args,
-                            model_kwargs={"y": jnp.asarray(revenue[train] / inputs.revenue_scale)})
+    args, y, _ = mmm._training_arrays(dataclasses.replace(inputs, spend=spend, revenue=revenue))
+    info = initialize_model(jax.random.PRNGKey(0), mmm._model, model_args=args, model_kwargs={"y": y})
     point = {**info.param_info.z, "slope": jnp.log(jnp.full(3, 0.8))}  # concave curves (slope < 1) are allowed
     value, grad = jax.value_and_grad(info.potential_fn)(point)
     assert np.isfinite(float(value))

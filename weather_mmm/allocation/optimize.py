@@ -194,7 +194,7 @@ class ResponseModel:
         """[S, H + L, G, C] Hill saturation from the horizon on, under ``plan`` ([H, C] USD/day)."""
         tail = jnp.zeros((MAX_LAG,) + self._history.shape[1:])
         spend = jnp.concatenate([self._history, plan[:, None, :] * self._per_geo, tail])
-        return _media(self._params, _lagged(spend))[:, MAX_LAG:]
+        return jnp.moveaxis(_media(self._params, _lagged(spend)), 1, -1)[:, MAX_LAG:]
 
     def _media(self, plan):
         return (self._beta[:, None] * self._hill(plan) * self._amp).sum((1, 2, 3))

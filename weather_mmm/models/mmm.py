@@ -330,7 +330,7 @@ def with_lift_tests(inputs: MMMInputs, experiments: pl.DataFrame) -> MMMInputs:
 def _lift_test_arrays(inputs: MMMInputs, train_days: int) -> dict | None:
     """The model's view of ``inputs.lift_tests`` (E tests, D = the longest test plus MAX_LAG days of carryover,
     cut at the last training day): ``days`` [E, D] day indices, ``mask`` [E, D], ``geo`` [E],
-    ``lagged_off`` [D, E, L+1, C] each test's geo's lagged spend (over its mean) with the channel off during
+    ``lagged_off`` [C, L+1, D, E] each test's geo's lagged spend (over its mean) with the channel off during
     the test, ``lift`` and ``se`` [E] over the geo's mean revenue; ``None`` without tests."""
     if not inputs.lift_tests:
         return None
@@ -344,30 +344,47 @@ def _lift_test_arrays(inputs: MMMInputs, train_days: int) -> dict | None:
         d = np.minimum(np.arange(s, s + width), train_days - 1)
         days.append(d)
         mask.append((np.arange(s, s + width) <= min(e + MAX_LAG, train_days - 1)).astype(float))
-        lagged_off.append(np.asarray(_lagged(jnp.asarray(off[:train_days] / inputs.spend_scale)))[d, g])
+        lagged_off.append(np.asarray(_lagged(jnp.asarray(off[:train_days] / inputs.spend_scale)))[:, :, d, g])
         geo.append(g)
         lift.append(t["lift"] / inputs.revenue_scale[g])
         se.append(t["lift_se"] / inputs.revenue_scale[g])
-    return {"days": np.array(days), "mask": np.array(mask), "geo": np.array(geo), "lagged_off": np.stack(lagged_off, 1),
+    return {"days": np.array(days), "mask": np.array(mask), "geo": np.array(geo), "lagged_off": np.stack(lagged_off, -1),
             "lift": np.array(lift), "se": np.array(se)}
 
 
 def _lagged(spend: jnp.ndarray) -> jnp.ndarray:
-    """[T, G, C] -> [T, G, L+1, C]: spend on t, t-1, ..., t-MAX_LAG (zeros before the first day)."""
+    """[T, G, C] -> [C, L+1, T, G]: spend on t, t-1, ..., t-MAX_LAG (zeros before the first day), channel-major.
+
+    The model's arrays put the small parameter axes (channel, lag; weather signal, lag) before the days and geos, so
+    that XLA reads each parameter's days contiguously: the gradient of a parameter sums over days and geos. With
+    that, Hill saturation as a sigmoid (:func:`_media`) and the weather's lags summed slice by slice, one gradient
+    of the log density (inside a compiled loop, 2 cores) took 221 µs on layerup_apparel (574 days, 5 geos) against
+    455 µs with the days first, 43 µs against 73 µs on pageturner_books (1 geo); a fit of layerup_apparel (500 +
+    1000 draws, its kernel loaded from the compilation cache) 44 s against 113 s."""
     padded = jnp.concatenate([jnp.zeros((MAX_LAG,) + spend.shape[1:]), spend], axis=0)
-    return jnp.stack([padded[MAX_LAG - lag: MAX_LAG - lag + spend.shape[0]] for lag in range(MAX_LAG + 1)], axis=2)
+    lagged = jnp.stack([padded[MAX_LAG - lag: MAX_LAG - lag + spend.shape[0]] for lag in range(MAX_LAG + 1)])
+    return jnp.moveaxis(lagged, -1, 0)
 
 
 def _media(params: dict, lagged: jnp.ndarray) -> jnp.ndarray:
-    """Hill-saturated adstock per day, geo and channel, [..., T, G, C] (dimensionless, 0..1), for params with
-    leading dims [...] and lagged spend [T, G, L+1, C] relative to each geo's mean spend."""
-    decay = params["decay"][..., None, :]  # [..., 1, C]
-    w = decay ** jnp.arange(MAX_LAG + 1)[:, None]  # [..., L+1, C]
-    w = w / w.sum(-2, keepdims=True)
-    ad = jnp.einsum("tglc,...lc->...tgc", lagged, w)
-    k, n = params["half_saturation"][..., None, None, :], params["slope"][..., None, None, :]
-    ad_n = jnp.power(jnp.maximum(ad, 1e-9), n)  # not 0: the gradient of 0 ** n in n is NaN (a dark geo-day)
-    return ad_n / (ad_n + jnp.power(k, n))
+    """Hill-saturated adstock per channel, day and geo, [..., C, T, G] (dimensionless, 0..1), for params with
+    leading dims [...] and lagged spend [C, L+1, T, G] (:func:`_lagged`) relative to each geo's mean spend.
+
+    Hill saturation ``x^n / (x^n + k^n)`` is computed as the equal ``sigmoid(n (log x - log k))``, whose gradient
+    needs no further powers (this function's gradient on layerup_apparel: 82 µs against 165 µs). ``x`` is floored
+    at 1e-9: on a day with no adstock (a dark geo-day) the gradient of ``0 ** n`` in ``n`` is NaN."""
+    w = params["decay"][..., :, None] ** jnp.arange(MAX_LAG + 1)  # [..., C, L+1]
+    w = w / w.sum(-1, keepdims=True)
+    ad = jnp.einsum("cltg,...cl->...ctg", lagged, w)
+    k, n = params["half_saturation"][..., None, None], params["slope"][..., None, None]
+    return jax.nn.sigmoid(n * (jnp.log(jnp.maximum(ad, 1e-9)) - jnp.log(k)))
+
+
+def _weather_lags(weather) -> jnp.ndarray:
+    """Scaled weather inputs [T, G, S * 4] -> [S, 4, T, G] (signal-major, as :func:`_lagged`)."""
+    weather = jnp.asarray(weather)
+    x = weather.reshape(weather.shape[0], weather.shape[1], len(WEATHER_SIGNALS), WEATHER_LAGS)
+    return jnp.transpose(x, (2, 3, 0, 1))
 
 
 def log_weather(params: dict, weather, reference=None) -> jnp.ndarray:
@@ -382,24 +399,28 @@ def log_weather(params: dict, weather, reference=None) -> jnp.ndarray:
     Without it, relative to a day with none of the signals (the weather response curves)."""
     if reference is not None:
         return log_weather(params, weather) - log_weather(params, reference).mean(-2, keepdims=True)
-    weather = jnp.asarray(weather)
-    x = weather.reshape(weather.shape[0], weather.shape[1], len(WEATHER_SIGNALS), WEATHER_LAGS)
+    return _log_weather(params, _weather_lags(weather))
+
+
+def _log_weather(params: dict, x: jnp.ndarray) -> jnp.ndarray:
+    """:func:`log_weather` without reference, of weather inputs [S, 4, T, G] (:func:`_weather_lags`)."""
     w = params["weather_decay"][..., :, None] ** jnp.arange(WEATHER_LAGS)  # [..., S, L]
     w = w / w.sum(-1, keepdims=True)
-    lagged = jnp.einsum("tgsl,...sl->...tgs", x, w)
-    k = params["weather_scale"][..., None, None, :]
-    f = (1 - jnp.exp(-lagged / k)) / (1 - jnp.exp(-1 / k))
-    rain_cold = f[..., WEATHER_SIGNALS.index("precip")] * f[..., WEATHER_SIGNALS.index("hdd")]
-    return (f * params["gamma"][..., None, None, :]).sum(-1) + params["gamma_rain_cold"][..., None, None] * rain_cold
+    lagged = sum(x[:, lag] * w[..., :, lag, None, None] for lag in range(WEATHER_LAGS))  # 2.6x faster than an einsum
+    k = params["weather_scale"][..., None, None]
+    f = (1 - jnp.exp(-lagged / k)) / (1 - jnp.exp(-1 / k))  # [..., S, T, G]
+    rain_cold = f[..., WEATHER_SIGNALS.index("precip"), :, :] * f[..., WEATHER_SIGNALS.index("hdd"), :, :]
+    return (f * params["gamma"][..., None, None]).sum(-3) + params["gamma_rain_cold"][..., None, None] * rain_cold
 
 
 WEATHER_PARAMS = ("weather_decay", "weather_scale", "gamma", "gamma_rain_cold")
 
 
 def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
-    """lagged [T, G, L+1, C], controls [T, K], weather [T, G, W], train_spend_sum [G, C] (in units of each geo's
-    mean revenue), y [T, G] (revenue over each geo's mean), tests: lift tests (:func:`_lift_test_arrays`)."""
-    n_geos, c_dim = lagged.shape[1], lagged.shape[-1]
+    """lagged [C, L+1, T, G] (:func:`_lagged`), controls [T, K], weather [S, 4, T, G] (:func:`_weather_lags`),
+    train_spend_sum [G, C] (in units of each geo's mean revenue), y [T, G] (revenue over each geo's mean), tests:
+    lift tests (:func:`_lift_test_arrays`)."""
+    c_dim, n_geos = lagged.shape[0], lagged.shape[-1]
     params = {
         "decay": numpyro.sample("decay", dist.Beta(2.0, 2.0).expand([c_dim])),
         "half_saturation": numpyro.sample("half_saturation", dist.LogNormal(0.0, 0.6).expand([c_dim])),
@@ -409,19 +430,19 @@ def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
     if n_geos > 1:
         tau = numpyro.sample("roas_geo_sd", dist.HalfNormal(ROAS_GEO_SD))
         roas = roas * jnp.exp(tau * numpyro.sample("roas_geo_z", dist.Normal(0.0, 1.0).expand([n_geos, c_dim])))
-    hill = _media(params, lagged)  # [T, G, C]
-    beta = numpyro.deterministic("beta", roas * train_spend_sum / jnp.maximum(hill.sum(0), 1e-6))  # [G, C]
+    hill = _media(params, lagged)  # [C, T, G]
+    beta = numpyro.deterministic("beta", roas * train_spend_sum / jnp.maximum(hill.sum(1).T, 1e-6))  # [G, C]
     # The baseline is what media leaves of the level of demand (module docstring). Each geo's revenue is over
     # its own mean, so the geos' levels sit close together: a tenant level and small geo departures from it.
     level = numpyro.sample("level_tenant", dist.Normal(0.0, 0.3))
     if n_geos > 1:
         level = level + numpyro.sample("level_geo", dist.Normal(0.0, 0.2).expand([n_geos]))
-    media_share = (roas * train_spend_sum).sum(-1) / lagged.shape[0] / jnp.exp(level)  # [G]
+    media_share = (roas * train_spend_sum).sum(-1) / lagged.shape[2] / jnp.exp(level)  # [G]
     intercept = numpyro.deterministic("intercept", jnp.broadcast_to(level - media_share, (n_geos,)))
     numpyro.factor("baseline_prior", dist.Normal(-0.3, 0.5).log_prob(intercept).sum())
     b = numpyro.sample("b", dist.Normal(0.0, 0.3).expand([controls.shape[1]]))
     n_signals = len(WEATHER_SIGNALS)
-    log_w = log_weather({
+    log_w = _log_weather({
         "weather_decay": numpyro.sample("weather_decay", dist.Beta(2.0, 2.0).expand([n_signals])),
         "weather_scale": numpyro.sample("weather_scale", dist.LogNormal(0.0, 0.7).expand([n_signals])),
         "gamma": numpyro.sample("gamma", dist.Normal(0.0, 0.5).expand([n_signals])),
@@ -430,7 +451,8 @@ def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
     log_w = log_w - log_w.mean(0)  # [T, G] centred on the training days, as log_weather's reference
     alpha = numpyro.sample("alpha", dist.Normal(0.5, 0.5).expand([c_dim]))
     calendar = jnp.exp(controls @ b)  # [T]
-    mu = calendar[:, None] * (jnp.exp(intercept + log_w) + (beta * hill * jnp.exp(alpha * log_w[..., None])).sum(-1))
+    mu = calendar[:, None] * (jnp.exp(intercept + log_w)
+                              + (beta.T[:, None, :] * hill * jnp.exp(alpha[:, None, None] * log_w)).sum(0))
     sigma = numpyro.sample("sigma", dist.HalfNormal(0.3).expand([n_geos]))
     shared = numpyro.sample("shared_sigma", dist.HalfNormal(0.2)) if n_geos > 1 else 0.0
     if y is not None:
@@ -439,9 +461,10 @@ def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
         # A test's lift: the media revenue its channel's spend in its geo earned, over the test and its carryover,
         # against the same days with that spend off (only that channel's Hill term differs).
         days, geo = tests["days"], tests["geo"]  # [E, D], [E]
-        off = jnp.swapaxes(_media(params, tests["lagged_off"]), 0, 1)  # [E, D, C]
-        gain = beta[geo][:, None, :] * (hill[days, geo[:, None]] - off) * jnp.exp(alpha * log_w[days, geo[:, None]][..., None])
-        lift = (tests["mask"] * calendar[days] * gain.sum(-1)).sum(-1)
+        off = jnp.swapaxes(_media(params, tests["lagged_off"]), -1, -2)  # [C, E, D]
+        gain = (beta[geo].T[:, :, None] * (hill[:, days, geo[:, None]] - off)
+                * jnp.exp(alpha[:, None, None] * log_w[days, geo[:, None]]))  # [C, E, D]
+        lift = (tests["mask"] * calendar[days] * gain.sum(0)).sum(-1)
         numpyro.sample("lift_test", dist.Normal(lift, tests["se"]), obs=tests["lift"])
 
 
@@ -516,10 +539,10 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
 def _training_arrays(inputs: MMMInputs) -> tuple[tuple, jnp.ndarray, dict | None]:
     """:func:`_model`'s arguments on the training days: (lagged, controls, weather, train_spend_sum), y, tests."""
     train = inputs.train
-    lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[train]
+    lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[:, :, train]
     y = jnp.asarray(inputs.revenue[train] / inputs.revenue_scale)
     spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale[:, None]).sum(0))
-    args = (lagged, jnp.asarray(inputs.controls[train]), jnp.asarray(inputs.weather[train]), spend_sum)
+    args = (lagged, jnp.asarray(inputs.controls[train]), _weather_lags(inputs.weather[train]), spend_sum)
     return args, y, _lift_test_arrays(inputs, len(train))
 
 
@@ -561,13 +584,13 @@ def _expected_jit(params, lagged, weather, reference, controls, revenue_scale, b
     """:func:`_expected` of this module's model in one XLA computation: the [S, T, G, C] media terms are summed
     over geos as they are computed, not stored: :func:`effects` of hammerline_home (3 geos, 4000 draws) took 12 s
     instead of 34 s with NumPy arrays, :func:`decomposition` 4.8 s instead of 13.9 s."""
-    hill = _media(params, lagged)  # [S, T, G, C]
+    hill = _media(params, lagged)  # [S, C, T, G]
     log_w = log_weather(params, weather, reference)  # [S, T, G]
     calendar = jnp.exp(params["b"] @ controls.T)[:, :, None]  # [S, T, 1]
     base = calendar * jnp.exp(params["intercept"][:, None, :] + log_w) * revenue_scale
-    media = (calendar[..., None] * (params["beta"] * revenue_scale[:, None])[:, None] * hill
-             * jnp.exp(params["alpha"][:, None, None, :] * log_w[..., None]))
-    return (base, media) if by_geo else (base.sum(2), media.sum(2))
+    media = (calendar[:, None] * jnp.swapaxes(params["beta"] * revenue_scale[:, None], 1, 2)[..., None, :] * hill
+             * jnp.exp(params["alpha"][..., None, None] * log_w[:, None]))  # [S, C, T, G]
+    return (base, jnp.moveaxis(media, 1, -1)) if by_geo else (base.sum(2), jnp.moveaxis(media.sum(3), 1, -1))
 
 
 def _interval(values: np.ndarray) -> dict:
