@@ -25,7 +25,7 @@ from weather_mmm.weather.climatology import load_climatology
 
 def mmm_settings() -> mmm.MMMSettings:
     """Sampler settings from ``WEATHER_MMM_MMM_WARMUP``, ``WEATHER_MMM_MMM_DRAWS`` (default 500 and 1000),
-    ``WEATHER_MMM_MMM_CHAINS`` (default 2), ``WEATHER_MMM_MMM_EXTENSIONS`` (default 1: blocks of draws added to a
+    ``WEATHER_MMM_MMM_CHAINS`` (default 2), ``WEATHER_MMM_MMM_EXTENSIONS`` (default 2: blocks of draws added to a
     fit that has not converged) and ``WEATHER_MMM_MMM_ENGINE`` (``numpyro``, or the reference
     ``lightweight_mmm``, whose fits are scored but cannot drive allocations)."""
     return mmm.MMMSettings(warmup=int(os.environ.get("WEATHER_MMM_MMM_WARMUP", mmm.MMMSettings.warmup)),

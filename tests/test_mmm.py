@@ -163,6 +163,22 @@ def test_a_fit_with_too_many_divergences_is_sampled_again_at_a_higher_target_acc
     assert retried.divergences < plain.divergences / 2
 
 
+def test_a_fit_that_its_extension_made_too_divergent_is_sampled_again(prepared, monkeypatch):
+    """pageturner_books in the main job at 871dc9e: 10 divergences or fewer in its first 2 x 1000 draws, 22 (0.55 %)
+    after its extension; it used to stop there, not converged."""
+    inputs, _ = prepared
+    runs = []
+
+    def sample_and_extend(inputs, settings, args, y, tests):
+        runs.append(settings.target_accept)
+        extended = {"decay": np.zeros((2, 2000, 3))}  # a first block and one extension
+        return mmm.MMMFit(inputs, extended, settings, 0.0, 22 if len(runs) == 1 else 3)
+
+    monkeypatch.setattr(mmm, "_sample_and_extend", sample_and_extend)
+    fit = mmm.fit_mmm(inputs, mmm.MMMSettings())
+    assert runs == [0.9, 0.95] and fit.divergences == 3 and fit.settings.target_accept == 0.95
+
+
 def test_nuts_adapts_one_dense_mass_matrix_block_for_the_correlated_sites(prepared):
     inputs, _ = prepared
     args, y, tests = mmm._training_arrays(inputs)

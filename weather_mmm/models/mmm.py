@@ -148,8 +148,9 @@ class MMMSettings:
     max_tree_depth: int = 8
     #: Blocks of ``draws`` more per chain that NUTS may add, continuing from its last state (same step size and
     #: mass matrix, no new warmup), while the fit misses the convergence bars (:func:`converged`). Measured
-    #: on hammerline_home (R-hat 1.016, ROAS ESS 222 at 1000 draws): 1.010 and 460 after one more block.
-    extensions: int = 1
+    #: on hammerline_home (R-hat 1.016, ROAS ESS 222 at 1000 draws): 1.010 and 460 after one more block; in the main
+    #: job at 871dc9e, freshbox_meals had a ROAS ESS of 360 after one more block.
+    extensions: int = 2
     #: A fit whose divergent transitions exceed their bar is sampled again once, from a new warmup, at this target
     #: acceptance (smaller steps: Stan's advice for divergences, "raise adapt_delta"); None: never. Measured on
     #: petpals_supply with its lift tests: at 0.9, R-hat 1.016 and 0.60 % divergences in the main job; retried at
@@ -504,9 +505,10 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     the whole model (calendar, weather amplification, adstock), not on the saturation curve alone. Chains run
     in parallel when JAX sees as many CPU devices as chains.
 
-    A fit with too many divergent transitions is sampled again at ``settings.divergence_retry_accept`` (the
-    returned fit's ``settings`` say which target acceptance its draws came from); one that misses R-hat or ESS
-    gets up to ``settings.extensions`` more blocks of draws."""
+    A fit that misses R-hat or ESS gets up to ``settings.extensions`` more blocks of draws. One that ends with too
+    many divergent transitions, after its first block or after its extensions, is sampled again (new warmup, then
+    its extensions) at ``settings.divergence_retry_accept``; the returned fit's ``settings`` say which target
+    acceptance its draws came from."""
     if settings.engine == "lightweight_mmm":  # it has no calibration: its fit says it was not calibrated
         from weather_mmm.models import lightweight
         return lightweight.fit(dataclasses.replace(inputs, lift_tests=()), settings)
@@ -517,14 +519,22 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     jax.clear_caches()
     args, y, tests = _training_arrays(inputs)
     t0 = time.perf_counter()
-    mcmc, samples, divergences = _sample(settings, args, y, tests)
-    if _too_divergent(divergences, samples) and settings.divergence_retry_accept is not None \
+    fit = _sample_and_extend(inputs, settings, args, y, tests)
+    if _too_divergent(fit.divergences, fit.samples) and settings.divergence_retry_accept is not None \
             and settings.divergence_retry_accept > settings.target_accept:
-        settings = dataclasses.replace(settings, target_accept=settings.divergence_retry_accept)
-        mcmc, samples, divergences = _sample(settings, args, y, tests)
+        fit = _sample_and_extend(inputs, dataclasses.replace(settings, target_accept=settings.divergence_retry_accept),
+                                 args, y, tests)
+    fit.fit_seconds = time.perf_counter() - t0  # samples are numpy arrays: the device work is done
+    return fit
+
+
+def _sample_and_extend(inputs: MMMInputs, settings: MMMSettings, args: tuple, y, tests) -> MMMFit:
+    """A NUTS run with warmup, then up to ``settings.extensions`` blocks of more draws while the fit misses the
+    convergence bars; a fit whose divergent transitions exceed their bar is not extended (more draws cannot bring
+    their share under it)."""
+    mcmc, samples, divergences = _sample(settings, args, y, tests)
     blocks = [samples]
     fit = MMMFit(inputs, samples, settings, 0.0, divergences)
-    # more draws cannot bring the share of divergent transitions under its bar: extend only fits that can pass
     while len(blocks) <= settings.extensions and not _too_divergent(divergences, samples) and not converged(fit):
         mcmc.post_warmup_state = mcmc.last_state
         mcmc.run(mcmc.post_warmup_state.rng_key, *args, y=y, tests=tests, extra_fields=("diverging",))
@@ -532,7 +542,6 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
         divergences += int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         samples = {k: np.concatenate([b[k] for b in blocks], axis=1) for k in blocks[0]}
         fit = MMMFit(inputs, samples, settings, 0.0, divergences)
-    fit.fit_seconds = time.perf_counter() - t0  # samples are numpy arrays: the device work is done
     return fit
 
 
