@@ -20,6 +20,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     monkeypatch.setenv("WEATHER_MMM_CALENDAR_END", "2024-06-30")
     monkeypatch.setenv("WEATHER_MMM_MMM_WARMUP", "100")
     monkeypatch.setenv("WEATHER_MMM_MMM_DRAWS", "100")
+    monkeypatch.setenv("WEATHER_MMM_MMM_EXTENSIONS", "1")
     code = main(["run", "--tenant", TENANT])
     out, err = capsys.readouterr()
     # 2 x 100 draws cannot converge, nor can 2 x 100 more from where they stopped (one extension): the blocking
