@@ -151,7 +151,10 @@ class ResponseModel:
 
     A plan is the tenant's spend per channel and day ([H, C] USD/day); each channel's spend is split across
     geos in proportion to the geo's spend on it over the last :data:`CURRENT_DAYS` days of ``history`` (as
-    the ground truth of plans splits it, ``simulation.plans``).
+    the ground truth of plans splits it, ``simulation.plans``). The arrays are computed once, by compiled
+    functions that take them as arguments (:func:`_response_arrays`, :func:`_incremental`), so that a tenant's
+    plan compiles a handful of XLA programs, not one per array operation, and a tenant of the same shape
+    reuses them.
 
     Args:
         fit: the tenant's MMM fit.
@@ -171,68 +174,96 @@ class ResponseModel:
         flat = fit.flat()
         n = len(flat["beta"])
         idx = np.linspace(0, n - 1, min(draws, n)).astype(int)
-        d = {k: jnp.asarray(v[idx]) for k, v in flat.items()}
         x = fit.inputs
         self.horizon = weather.shape[0] - MAX_LAG
         self.channels = x.channels
         recent = history[-CURRENT_DAYS:].sum(0)  # [G, C]
         totals = recent.sum(0, keepdims=True)
         self._split = np.where(totals > 0, recent / np.maximum(totals, 1e-9), 1.0 / recent.shape[0])  # [G, C]
-        self._params = {k: d[k] for k in ("decay", "half_saturation", "slope")}
-        calendar = jnp.asarray(recent_calendar(fit)[idx])[:, None, None]  # media revenue at today's calendar
-        self._beta = d["beta"] * calendar * jnp.asarray(x.revenue_scale)[:, None]  # [S, G, C] USD/day at saturation
-        log_w = log_weather({k: d[k] for k in WEATHER_PARAMS}, jnp.asarray(weather), x.weather[x.train])  # [S, H + L, G]
-        self._amp = jnp.exp(d["alpha"][:, None, None, :] * log_w[..., None])  # [S, H + L, G, C]
-        self._history = jnp.asarray(history[-MAX_LAG:] / x.spend_scale)
-        self._per_geo = jnp.asarray(self._split / x.spend_scale)  # plan USD -> each geo's relative spend
-        self._zero = self._media(jnp.zeros((self.horizon, len(self.channels))))
-        self.incremental = jax.jit(self._incremental)
-        # plan -> (posterior-mean incremental revenue USD, its gradient)
-        self.mean_and_grad = _on_numpy(lambda plan: self._incremental(plan).mean())
+        draws_kept = {k: flat[k][idx] for k in ("decay", "half_saturation", "slope", "beta", "alpha", *WEATHER_PARAMS)}
+        self._arrays = _response_arrays(draws_kept, recent_calendar(fit)[idx], x.revenue_scale, weather,
+                                        x.weather[x.train], history[-MAX_LAG:] / x.spend_scale, self._split / x.spend_scale)
 
-    def _hill(self, plan):
-        """[S, H + L, G, C] Hill saturation from the horizon on, under ``plan`` ([H, C] USD/day)."""
-        tail = jnp.zeros((MAX_LAG,) + self._history.shape[1:])
-        spend = jnp.concatenate([self._history, plan[:, None, :] * self._per_geo, tail])
-        return jnp.moveaxis(_media(self._params, _lagged(spend)), 1, -1)[:, MAX_LAG:]
-
-    def _media(self, plan):
-        return (self._beta[:, None] * self._hill(plan) * self._amp).sum((1, 2, 3))
-
-    def _incremental(self, plan):
+    def incremental(self, plan) -> jax.Array:
         """[S] USD: media revenue of ``plan`` ([H, C] USD/day) minus that of no spend in the horizon."""
-        return self._media(plan) - self._zero
+        return _incremental(self._arrays, jnp.asarray(plan, dtype=jnp.float32))
+
+    def mean_and_grad(self, plan: np.ndarray) -> tuple[float, np.ndarray]:
+        """Posterior-mean incremental revenue of ``plan`` (USD) and its gradient ([H, C] USD per USD/day)."""
+        return _on_numpy(_mean_value_and_grad(self._arrays, jnp.asarray(plan, dtype=jnp.float32)))
 
     def saturation(self, plan: np.ndarray) -> np.ndarray:
         """[C] posterior-mean Hill saturation (0..1) over the horizon under ``plan``, geos weighted by their spend."""
-        hill = np.asarray(self._hill(jnp.asarray(plan))[:, :self.horizon].mean((0, 1)))  # [G, C]
-        return (hill * self._split).sum(0)
+        hill = np.asarray(_hill_jit(self._arrays, jnp.asarray(plan, dtype=jnp.float32)))[:, :, :self.horizon]
+        return (hill.mean((0, 2)).T * self._split).sum(0)
 
     def weather_multiplier(self) -> np.ndarray:
         """[C] posterior-mean multiplier of each channel's response from the forecast weather (1 = normal),
         geos weighted by their spend."""
-        return (np.asarray(self._amp[:, :self.horizon].mean((0, 1))) * self._split).sum(0)
+        return (np.asarray(self._arrays["amp"])[:, :, :self.horizon].mean((0, 2)).T * self._split).sum(0)
 
     def risk_adjusted(self, reference: np.ndarray, risk_aversion: float):
         """``plan -> (value, grad)`` of the posterior mean of the plan's incremental revenue minus
         ``risk_aversion`` times the posterior standard deviation of its lift over ``reference`` (USD)."""
-        base = self._incremental(jnp.asarray(reference, dtype=jnp.float32))
-
-        def utility(plan):
-            inc = self._incremental(plan)
-            return inc.mean() - risk_aversion * jnp.sqrt(jnp.var(inc - base) + 1e-6)  # + 1e-6: finite gradient at sd 0
-
-        return _on_numpy(utility)
+        base = self.incremental(reference)
+        return lambda plan: _on_numpy(_risk_value_and_grad(self._arrays, base, risk_aversion,
+                                                           jnp.asarray(plan, dtype=jnp.float32)))
 
 
-def _on_numpy(utility):
-    """``plan -> (value, grad)`` on numpy plans ([H, C] USD/day) of a JAX ``utility(plan)``, compiled once."""
-    value_and_grad = jax.jit(jax.value_and_grad(utility))
+def _hill(arrays: dict, plan) -> jax.Array:
+    """[S, C, H + L, G] Hill saturation from the horizon on under ``plan`` ([H, C] USD/day)."""
+    history = arrays["history"]
+    spend = jnp.concatenate([history, plan[:, None, :] * arrays["per_geo"], jnp.zeros((MAX_LAG,) + history.shape[1:])])
+    return _media(arrays["params"], _lagged(spend))[:, :, MAX_LAG:]
 
-    def call(plan: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = value_and_grad(jnp.asarray(plan, dtype=jnp.float32))
-        return float(value), np.asarray(grad, dtype=float)
-    return call
+
+_hill_jit = jax.jit(_hill)
+
+
+def _plan_media(arrays: dict, plan) -> jax.Array:
+    """[S] USD: media revenue from the horizon on (and its carryover) under ``plan`` ([H, C] USD/day)."""
+    return (arrays["beta"] * _hill(arrays, plan) * arrays["amp"]).sum((1, 2, 3))
+
+
+@jax.jit
+def _response_arrays(draws: dict, calendar, revenue_scale, weather, reference, history, per_geo) -> dict:
+    """What :func:`_incremental` needs of S kept draws: Hill and adstock parameters; ``beta`` [S, C, 1, G] USD/day
+    at saturation under today's calendar (``calendar`` [S]); ``amp`` [S, C, H + L, G], the weather's
+    amplification of each channel; ``history`` [L, G, C] and ``per_geo`` [G, C] (plan USD to each geo's spend
+    relative to its mean); ``zero`` [S], the media revenue of no spend in the horizon (USD)."""
+    beta = draws["beta"] * calendar[:, None, None] * revenue_scale[:, None]  # [S, G, C]
+    log_w = log_weather({k: draws[k] for k in WEATHER_PARAMS}, weather, reference)  # [S, H + L, G]
+    arrays = {"params": {k: draws[k] for k in ("decay", "half_saturation", "slope")},
+              "beta": jnp.swapaxes(beta, 1, 2)[:, :, None, :],
+              "amp": jnp.exp(draws["alpha"][:, :, None, None] * log_w[:, None]),
+              "history": history, "per_geo": per_geo}
+    arrays["zero"] = _plan_media(arrays, jnp.zeros((weather.shape[0] - MAX_LAG, per_geo.shape[1])))
+    return arrays
+
+
+@jax.jit
+def _incremental(arrays: dict, plan) -> jax.Array:
+    """[S] USD: media revenue of ``plan`` ([H, C] USD/day) minus that of no spend in the horizon."""
+    return _plan_media(arrays, plan) - arrays["zero"]
+
+
+def _mean_incremental(arrays: dict, plan) -> jax.Array:
+    return _incremental(arrays, plan).mean()
+
+
+def _risk_adjusted_lift(arrays: dict, base, risk_aversion, plan) -> jax.Array:
+    inc = _incremental(arrays, plan)
+    return inc.mean() - risk_aversion * jnp.sqrt(jnp.var(inc - base) + 1e-6)  # + 1e-6: finite gradient at sd 0
+
+
+_mean_value_and_grad = jax.jit(jax.value_and_grad(_mean_incremental, argnums=1))
+_risk_value_and_grad = jax.jit(jax.value_and_grad(_risk_adjusted_lift, argnums=3))
+
+
+def _on_numpy(value_and_grad: tuple) -> tuple[float, np.ndarray]:
+    """(value, grad) of a compiled ``jax.value_and_grad`` as (float, numpy [H, C])."""
+    value, grad = value_and_grad
+    return float(value), np.asarray(grad, dtype=float)
 
 
 def current_allocation(history: np.ndarray) -> np.ndarray:
@@ -358,14 +389,14 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
             raise InfeasibleAllocation(f"budget {budget:.2f} USD cannot be spent within the channels' bounds")
         return plan
 
-    inc_current = np.asarray(model.incremental(jnp.asarray(keep)), dtype=float)
+    inc_current = np.asarray(model.incremental(keep), dtype=float)
     plan, choice = solve(model.mean_and_grad), "mean"
-    lift = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float) - inc_current  # [S] USD
+    lift = np.asarray(model.incremental(plan), dtype=float) - inc_current  # [S] USD
     if margin is not None:
         lift = margin * lift - (plan.sum() - keep.sum())  # of contribution
     if risk_aversion and lift.mean() < risk_aversion * lift.std():  # not sure enough to beat the current allocation
         plan, choice = solve(model.risk_adjusted(keep, risk_aversion)), "risk-adjusted"
-    inc = np.asarray(model.incremental(jnp.asarray(plan)), dtype=float)
+    inc = np.asarray(model.incremental(plan), dtype=float)
     if target is not None:
         if inc.mean() < target * plan.sum() * (1 - 1e-6):
             raise InfeasibleAllocation(f"target ROAS {target:.2f} cannot be reached within the bounds: the best plan "
@@ -388,7 +419,7 @@ def allocate(fit: MMMFit, history: np.ndarray, weather: np.ndarray, dates: list[
             up[:, j] *= 1.01
             extra = max(0.01 * p[:, j].sum(), 1e-9)
             base = inc if p is plan else inc_current
-            out[c] = _interval((np.asarray(model.incremental(jnp.asarray(up)), dtype=float) - base) / extra)
+            out[c] = _interval((np.asarray(model.incremental(up), dtype=float) - base) / extra)
     saturation = dict(zip(channels, model.saturation(plan).tolist()))
     weather_lift = dict(zip(channels, model.weather_multiplier().tolist()))
     allocation = Allocation(dates, channels, current, plan, bounds, budget, _interval(inc), _interval(inc_current),
