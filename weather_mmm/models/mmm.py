@@ -125,7 +125,12 @@ REVENUE_SHIFT = 0.05  # share of a geo's mean revenue added before the log: a ge
 #: job's 23 tenants converged either way, 3 fits extended against 6, 20.6 min of fits against 20.3. Which seeds
 #: converge moves with the block's order (another order met the bars on seeds 0-3, not 4). The whole matrix dense
 #: (about 60 parameters, 70 with geos) diverged more: 17 to 69 divergences in 2000 draws on seeds 1-2 and
-#: pageturner_books.
+#: pageturner_books. Tried at b037550 and left out: ``gamma_rain_cold`` (its posterior correlation with
+#: precipitation's ``gamma`` is -0.93 on pageturner_books), which lifted the step size there from 0.12 to 0.17,
+#: but through :func:`fit_mmm` on pageturner_books, pixelpro_software and pysimmmulator seeds 0-4 left 3 of 7
+#: fits unconverged against 2 and took about 150 s against 124 s; ``level_geo`` as well (-0.92 with ``level_tenant``
+#: on petpals_supply), which cut the leapfrog steps of hammerline_home and layerup_apparel from about 90 to 31
+#: but brought up to 103 divergences in 2000 draws (petpals_supply).
 DENSE_BLOCK = ("b", "gamma", "weather_scale", "level_tenant", "roas_prior_scale", "alpha")
 
 
