@@ -186,15 +186,15 @@ class ResponseModel:
 
     def incremental(self, plan) -> jax.Array:
         """[S] USD: media revenue of ``plan`` ([H, C] USD/day) minus that of no spend in the horizon."""
-        return _incremental(self._arrays, jnp.asarray(plan, dtype=jnp.float32))
+        return _incremental(self._arrays, _as_plan(plan))
 
     def mean_and_grad(self, plan: np.ndarray) -> tuple[float, np.ndarray]:
         """Posterior-mean incremental revenue of ``plan`` (USD) and its gradient ([H, C] USD per USD/day)."""
-        return _on_numpy(_mean_value_and_grad(self._arrays, jnp.asarray(plan, dtype=jnp.float32)))
+        return _on_numpy(_mean_value_and_grad(self._arrays, _as_plan(plan)))
 
     def saturation(self, plan: np.ndarray) -> np.ndarray:
         """[C] posterior-mean Hill saturation (0..1) over the horizon under ``plan``, geos weighted by their spend."""
-        hill = np.asarray(_hill_jit(self._arrays, jnp.asarray(plan, dtype=jnp.float32)))[:, :, :self.horizon]
+        hill = np.asarray(_hill_jit(self._arrays, _as_plan(plan)))[:, :, :self.horizon]
         return (hill.mean((0, 2)).T * self._split).sum(0)
 
     def weather_multiplier(self) -> np.ndarray:
@@ -207,7 +207,12 @@ class ResponseModel:
         ``risk_aversion`` times the posterior standard deviation of its lift over ``reference`` (USD)."""
         base = self.incremental(reference)
         return lambda plan: _on_numpy(_risk_value_and_grad(self._arrays, base, risk_aversion,
-                                                           jnp.asarray(plan, dtype=jnp.float32)))
+                                                           _as_plan(plan)))
+
+
+def _as_plan(plan) -> jax.Array:
+    """A plan ([H, C] USD/day, NumPy or JAX) as the float32 array the compiled functions take."""
+    return jnp.asarray(plan, dtype=jnp.float32)
 
 
 def _hill(arrays: dict, plan) -> jax.Array:
