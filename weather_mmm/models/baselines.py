@@ -47,7 +47,7 @@ GROUPS_CALENDAR = {"trend": ["trend"], "season": [c for c in CALENDAR if c[:3] i
                    "holidays_and_paydays": ["gift_season", "payday", "month_end"]}  # and the event flags
 ALPHAS = np.logspace(-2, 4, 13)
 MODELS = ("seasonal_naive", "ols", "ols_weather", "ridge", "ridge_weather", "gam", "weather_only")
-#: Weather inputs of the regressions: the feature table's weather columns, its non-negative amounts
+#: Weather inputs of the regressions: the feature table's weather columns, with its non-negative amounts
 #: (precipitation, snowfall, degree days) as ``log1p`` only. In a model of log revenue a raw amount's effect grows
 #: exponentially with it, so a snowfall past the training range would multiply the forecast; demand saturates
 #: instead. Measured on the 23 default tenants (``bench/baselines.py``):
