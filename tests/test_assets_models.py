@@ -99,6 +99,10 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert main(["plan", TENANT, "--max", "meta=250"]) == 0
     out = capsys.readouterr().out
     assert "constraints respected for 1 tenant(s)" in out and re.search(r"\| email +\| [\d.]+ +\| 100\.0 ", out)
+    revenue, lo, hi, roas = re.search(r"expected incremental revenue ([\d,]+) USD \[([\d,]+), ([\d,]+)\], ROAS ([\d.]+)\n",
+                                      out).groups()
+    revenue, lo, hi = (float(v.replace(",", "")) for v in (revenue, lo, hi))
+    assert lo <= revenue <= hi and abs(float(roas) - revenue / 4500) < 0.006  # the plan spends its whole budget
     assert f"standing constraints ({standing}): budget 4,500 USD; meta at least 150 USD/day; meta at most 200 USD/day; " \
            "email fixed at 100 USD/day; this run replaced max_daily_usd" in out
     assert "planned under: budget 4,500 USD; meta at least 150 USD/day; meta at most 250 USD/day; email fixed" in out

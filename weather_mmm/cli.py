@@ -209,6 +209,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"budget {total['budget']:,.2f} USD{' (a cap)' if total['budget_cap'] else ''}, recommended "
           f"{total['recommended_spend']:,.2f} USD; expected lift over the current allocation "
           f"{total['lift_mean']:+,.0f} USD [{total['lift_lo90']:+,.0f}, {total['lift_hi90']:+,.0f}] (90 % interval)")
+    roas = total["revenue_mean"] / total["recommended_spend"] if total["recommended_spend"] else float("nan")
+    print(f"expected incremental revenue {total['revenue_mean']:,.0f} USD [{total['revenue_lo90']:,.0f}, "
+          f"{total['revenue_hi90']:,.0f}], ROAS {roas:.2f}"
+          + (f" (target {total['target_roas']:g})" if total.get("target_roas") is not None else ""))
     print(total["explanation"])
     print(constraints_respected(plans, summary).summary)
     if standing:
