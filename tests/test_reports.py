@@ -1,9 +1,14 @@
 """The main job's closing tables (``weather_mmm/reports.py``), from warehouse tables written here."""
 
+import subprocess
+import sys
+
 import duckdb
 import polars as pl
+import pytest
 
-from weather_mmm.reports import portfolio_summary
+from weather_mmm.errors import WeatherMMMError
+from weather_mmm.reports import portfolio_summary, read_only_warehouse
 
 
 def _plan(tenant: str, moves: dict[str, float], **all_row) -> list[dict]:
@@ -50,3 +55,25 @@ def test_a_warehouse_written_before_plan_choice_still_summarises():
     conn = _warehouse(_plan("acme", {"email": 0.3, "meta": -0.3}))
     row = portfolio_summary(conn).row(0, named=True)
     assert row["budget_change"] == "email +30%, meta -30%" and row["lift_usd"] == "+12 [+1, +30]"
+
+
+def test_a_reader_waits_for_a_writer_in_another_process_then_names_the_lock(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("create table main.t as select 42 as x")
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(float(sys.argv[2]))"
+    writer = subprocess.Popen([sys.executable, "-c", hold, str(path), "1.5"], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "locked"
+    told = []
+    with read_only_warehouse(path, wait_seconds=30, on_wait=told.append) as conn:  # waits out the writer's 1.5 s
+        assert conn.execute("select x from main.t").fetchone() == (42,)
+    assert len(told) == 1 and told[0].startswith(f"waiting up to 30 s for the warehouse {path}: ")
+    writer.wait()
+    writer = subprocess.Popen([sys.executable, "-c", hold, str(path), "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        with pytest.raises(WeatherMMMError, match=rf"cannot read the warehouse {path}: .*lock.*PID {writer.pid}"):
+            read_only_warehouse(path, wait_seconds=0.5)
+    finally:
+        writer.kill()
+        writer.wait()

@@ -29,6 +29,10 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
+def _tell(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _instance():
     """The persistent Dagster instance under ``storage/dagster`` (or ``$DAGSTER_HOME``)."""
     os.environ.setdefault("DAGSTER_HOME", str(settings.STORAGE_DIR / "dagster"))
@@ -45,13 +49,12 @@ def _instance():
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import duckdb
     import polars as pl
 
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.allocation.standing import PlanConstraintsError, standing_tenants
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import evidence_summary, portfolio_summary, tenant_summary
+    from weather_mmm.reports import evidence_summary, portfolio_summary, read_only_warehouse, tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
 
@@ -89,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line)
     if weather and not weather.success:
         return EXIT_FAILED
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
+    with read_only_warehouse(settings.warehouse_path(), on_wait=_tell) as conn:
         weather = pl.from_arrow(conn.execute(
             "select * from main.weather_daily where date between ? and ?", [start, end]).to_arrow_table())
         summary = None if args.weather_only else tenant_summary(conn)
@@ -113,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if portfolio is not None and "r2_mmm" in portfolio.columns:
         from weather_mmm.report_html import write_reports
 
-        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as conn:
+        with read_only_warehouse(settings.warehouse_path(), on_wait=_tell) as conn:
             pages = write_reports(conn, settings.reports_dir())
         print(f"\nreports: {pages[0]} (portfolio) and {len(pages) - 1} tenant page(s) beside it")
     runs = sum(1 for r in results if r.dagster_run.job_name != "catalog_job")
@@ -126,17 +129,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one tenant's results from the warehouse and write its report page."""
-    import duckdb
     import polars as pl
 
     from weather_mmm.report_html import tenant_report
-    from weather_mmm.reports import portfolio_summary
+    from weather_mmm.reports import portfolio_summary, read_only_warehouse
     from weather_mmm.tables import text_table
 
     path = settings.warehouse_path()
     if not path.exists():
         raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with read_only_warehouse(path, on_wait=_tell) as conn:
         summary = portfolio_summary(conn)
         if summary.is_empty() or args.tenant not in summary["tenant"].to_list():
             known = ", ".join(summary["tenant"].to_list()) if summary.height else "none"
@@ -162,7 +164,6 @@ def _channel_usd(text: str) -> tuple[str, float]:
 def cmd_plan(args: argparse.Namespace) -> int:
     """Plan one tenant's next horizon under the given constraints (``budget_allocation`` with that run config),
     check the plan against them and print it."""
-    import duckdb
     import polars as pl
 
     from assets.allocation import PlanConfig, budget_allocation
@@ -170,13 +171,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from weather_mmm.allocation.quality import constraints_respected
     from weather_mmm.allocation.standing import describe, read_standing
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import read_sql, table_names
+    from weather_mmm.reports import read_only_warehouse, read_sql, table_names
     from weather_mmm.tables import text_table
 
     path = settings.warehouse_path()
     if not path.exists():
         raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with read_only_warehouse(path, on_wait=_tell) as conn:
         tenants = [t for (t,) in conn.execute("select tenant from main.tenant_catalog order by tenant").fetchall()] \
             if "tenant_catalog" in table_names(conn) else []
     if args.tenant not in tenants:
@@ -193,7 +194,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for line in failure_messages(result):
             print(f"error: {line}", file=sys.stderr)
         return EXIT_FAILED
-    with duckdb.connect(str(path), read_only=True) as conn:
+    with read_only_warehouse(path, on_wait=_tell) as conn:
         plans = read_sql(conn, "select * from main.budget_allocation where tenant = ?", args.tenant)
         summary = read_sql(conn, "select * from main.allocation_summary where tenant = ?", args.tenant)
     days = plans["date"].n_unique()

@@ -3,10 +3,38 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 import polars as pl
 from scipy.stats import norm
+
+from weather_mmm.errors import WeatherMMMError
+
+
+def read_only_warehouse(path: Path, wait_seconds: float = 120.0,
+                        on_wait: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse at ``path``. DuckDB lets one process write a file and no other
+    process open it meanwhile (https://duckdb.org/docs/stable/connect/concurrency), so while a run writes
+    (the UI's daemon, another ``weather-mmm run``) this waits, retrying with backoff as dagster-duckdb's
+    writers do, up to ``wait_seconds``; ``on_wait`` is told once, with DuckDB's reason, when it starts waiting.
+
+    Raises:
+        WeatherMMMError: the file is still locked after ``wait_seconds`` (names it and DuckDB's reason,
+            which gives the process holding it)."""
+    deadline, delay = time.monotonic() + wait_seconds, 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise WeatherMMMError(f"cannot read the warehouse {path}: {exc}") from None
+            if on_wait and delay == 0.1:
+                on_wait(f"waiting up to {wait_seconds:.0f} s for the warehouse {path}: {exc}")
+            time.sleep(delay)
+            delay = min(2 * delay, 5.0)
 
 
 def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
