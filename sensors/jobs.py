@@ -24,6 +24,7 @@ from assets.versions import (allocation_inputs, data_version, evidence_inputs, m
 from assets.weather import weather_daily
 from resources.warehouse import tenant_forecasts, tenant_tables
 from weather_mmm import settings
+from weather_mmm.errors import WeatherMMMError
 from weather_mmm.models import store
 from weather_mmm.reports import read_only_warehouse
 from weather_mmm.simulation.importer import tenant_margin
@@ -184,11 +185,17 @@ def run_tenants(
     checks once, if any tenant run happened.
 
     Returns the runs' results and the tenants whose allocation is blocked (no usable model version; it
-    failed on the same inputs before, so it is not tried again)."""
+    failed on the same inputs before, so it is not tried again).
+
+    Raises:
+        WeatherMMMError: a tenant of ``tenants`` is not in the catalog (names it and the catalog's)."""
     results = [execute(defs, "catalog_job", instance)]
     if not results[-1].success:
         return results, []
-    names = tenants or sorted(instance.get_dynamic_partitions("tenant"))
+    known = sorted(instance.get_dynamic_partitions("tenant"))
+    if unknown := sorted(set(tenants or ()) - set(known)):
+        raise WeatherMMMError(f"tenant(s) {', '.join(unknown)} not in the catalog (tenants: {', '.join(known) or 'none'})")
+    names = tenants or known
     ran, blocked = False, []
     for i, tenant in enumerate(names, 1):
         runs, work, started = [], [], time.monotonic()

@@ -11,6 +11,7 @@ import uuid
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 import responses
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.storage.dagster_run import DagsterRun
@@ -18,6 +19,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from sensors.failures import notify, record_failure
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
 from sensors.weather_files import EVENT_TAG, weather_files_sensor
+from weather_mmm.errors import WeatherMMMError
 
 
 def _tick(instance, cursor, sensor=weather_files_sensor):
@@ -219,6 +221,8 @@ def test_backfill_of_three_tenants_twice_leaves_identical_tables_and_a_third_run
     ran = [line for line in said if line.startswith("  [1/3] pixelpro_software: ok")]
     assert len(ran) == 2 and all(re.fullmatch(r"  \[1/3\] pixelpro_software: ok \(data 2023-01-01\.\.2023-01-30; \d+ s\)", line)
                                  for line in ran), ran
+    with pytest.raises(WeatherMMMError, match=r"tenant\(s\) nobody not in the catalog \(tenants: clearpath_snow_removal, "):
+        run_tenants(defs, instance, start, end, ["stormready_supply", "nobody"], progress=said.append, models=False)
 
 
 def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals_and_a_lift_test_the_mmm():
