@@ -37,6 +37,13 @@ def test_show_without_a_warehouse_is_a_user_error(warehouse, capsys):
     assert err.startswith(f"error: no warehouse at {warehouse}") and "Traceback" not in err
 
 
+def test_a_run_whose_start_is_after_its_end_is_a_user_error(warehouse, capsys):
+    from weather_mmm.cli import EXIT_USAGE, main
+
+    assert main(["run", "--start", "2024-06-01", "--end", "2024-01-01"]) == EXIT_USAGE
+    assert capsys.readouterr().err == "error: --start 2024-06-01 is after --end 2024-01-01: no day to run\n"
+
+
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_an_interrupted_run_stops_the_main_job_instead_of_starting_the_next(signal_name, monkeypatch, capsys):
     """Dagster turns Ctrl-C or SIGTERM inside an in-process run into a failed run and returns: the runner
@@ -85,8 +92,8 @@ def test_an_interrupted_run_stops_the_main_job_instead_of_starting_the_next(sign
 
 def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_keeps_its_stack_trace(capsys):
     """Jobs log to the console through ``resources.console.console_logger``: a ``dagster.Failure`` (for
-    example no usable model version to allocate from) and a failed blocking check without Dagster's stack
-    trace, any other error with it."""
+    example no usable model version to allocate from), a failed blocking check and bad input (a
+    ``WeatherMMMError``) without Dagster's stack trace, any other error with it."""
     import dagster as dg
 
     from resources.console import console_logger
@@ -101,6 +108,11 @@ def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_kee
     def a_bug():
         raise ZeroDivisionError("division by zero in the allocator")
 
+    @dg.op
+    def bad_input():
+        from weather_mmm.errors import WeatherInputError
+        raise WeatherInputError("no weather for 2030-07-01: the calendar ends 2024-12-31")
+
     @dg.job
     def explained():
         no_usable_model()
@@ -108,6 +120,10 @@ def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_kee
     @dg.job
     def buggy():
         a_bug()
+
+    @dg.job
+    def misfed():
+        bad_input()
 
     @dg.asset
     def fitted():
@@ -118,7 +134,7 @@ def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_kee
         return dg.AssetCheckResult(passed=False, description="R-hat 1.042 > 1.01")
 
     checked = dg.define_asset_job("checked", selection=[fitted])
-    defs = dg.Definitions(assets=[fitted], asset_checks=[converged], jobs=[explained, buggy, checked],
+    defs = dg.Definitions(assets=[fitted], asset_checks=[converged], jobs=[explained, buggy, misfed, checked],
                           loggers={"console": console_logger})
     instance = dg.DagsterInstance.ephemeral()
     assert not execute(defs, "checked", instance).success
@@ -127,6 +143,10 @@ def test_a_failure_that_explains_itself_is_one_line_on_the_console_and_a_bug_kee
     assert not execute(defs, "explained", instance).success
     err = capsys.readouterr().err
     assert err.count("tenant acme: no usable model version to allocate from (R-hat 1.042 > 1.01)") == 2  # step, run
+    assert "Stack Trace" not in err and "File " not in err
+    assert not execute(defs, "misfed", instance).success  # told by the step's error, and by the run's as its cause
+    err = capsys.readouterr().err
+    assert err.count("weather_mmm.errors.WeatherInputError: no weather for 2030-07-01: the calendar ends 2024-12-31") == 2
     assert "Stack Trace" not in err and "File " not in err
     assert not execute(defs, "buggy", instance).success
     err = capsys.readouterr().err

@@ -62,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     start = args.start or settings.CALENDAR_START
     end = args.end or settings.calendar_end()
+    if start > end:
+        raise WeatherMMMError(f"--start {start} is after --end {end}: no day to run")
     source = defs.resources["weather_source"]
     print(f"weather-mmm: weather for {start}..{end}, source: {source.mode}"
           f"{' (' + source.seeds_dir + ')' if source.seeds_dir else ''}", flush=True)
