@@ -22,7 +22,10 @@ def _user_error(message: str) -> str | None:
     """The first line of ``message`` that tells a :class:`WeatherMMMError` (known by its class's dotted name,
     in the error or in its chain of causes), or None."""
     for match in DOMAIN_ERROR.finditer(message):
-        cls = getattr(importlib.import_module(match[1]), match[2], None)
+        try:
+            cls = getattr(importlib.import_module(match[1]), match[2], None)
+        except ImportError:  # a line that only looks like an error's
+            continue
         if isinstance(cls, type) and issubclass(cls, WeatherMMMError):
             return match[0]
     return None
