@@ -370,3 +370,20 @@ def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dag
         plain = SqliteEventLogStorage(str(home / "history" / "runs"))
         records = plain.fetch_materializations(daily.key, limit=100).records
         assert sorted(r.partition_key for r in records) == [f"2024-01-{d:02d}" for d in range(1, 21)]
+
+
+def test_the_ui_loads_the_code_location_from_workspace_yaml(tmp_path):
+    """What ``./dev ui`` (``dg dev -w workspace.yaml``) loads, validated by Dagster's own command in a fresh
+    process on an instance configured as the project's (``storage/dagster/dagster.yaml``: the event log storage
+    of ``resources.instance``, the ``duckdb`` pool): the module imports, and every asset, check, job, schedule
+    and sensor is well formed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "storage" / "dagster" / "dagster.yaml", tmp_path / "dagster.yaml")
+    done = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"], cwd=root,
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful for code location weather_mmm.definitions" in done.stdout + done.stderr
