@@ -69,7 +69,15 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert f"{r2:.3f}" in dom and version in dom and f"{meta:.3g}" in dom
     assert "No allocation for this tenant" in dom
     assert re.search(r"heavy rain in one of its cities: that city.{1,6}s revenue \+", dom)  # the weather evidence section
-    assert main(["show", TENANT]) == 0 and f"report: {tmp_path / 'reports' / TENANT}.html" in capsys.readouterr().out
+    assert main(["show", TENANT]) == 0
+    shown = capsys.readouterr().out
+    assert f"report: {tmp_path / 'reports' / TENANT}.html" in shown
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        mape, divergences = conn.execute("select holdout_mape, divergences from mmm_diagnostics").fetchone()
+        best = conn.execute("select model, holdout_mape from baseline_summary where best").fetchone()
+    assert re.search(rf"\| holdout MAPE +\| {100 * mape:.1f}% +\|", shown)  # the fit's figures (reports.fit_facts)
+    assert re.search(rf"\| best baseline: holdout R², MAPE +\| {best[0]}: [\d.-]+, {100 * best[1]:.1f}% +\|", shown)
+    assert re.search(rf"\| divergences +\| {divergences} of 400 draws +\|", shown)
     assert main(["show", "nobody"]) == 2 and "tenant nobody has no model" in capsys.readouterr().err
     index = _render(tmp_path / "reports" / "index.html", tmp_path)
     assert f'href="{TENANT}.html"' in index and 'data-images-rendered="1"' in index

@@ -134,7 +134,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     import polars as pl
 
     from weather_mmm.report_html import tenant_report
-    from weather_mmm.reports import portfolio_summary, read_only_warehouse
+    from weather_mmm.reports import fit_facts, portfolio_summary, read_only_warehouse
     from weather_mmm.tables import text_table
 
     path = settings.warehouse_path()
@@ -147,10 +147,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             raise WeatherMMMError(f"tenant {args.tenant} has no model in {path} (tenants with a model: {known})")
         try:
             page = tenant_report(conn, args.tenant, settings.reports_dir())
+            facts = fit_facts(conn, args.tenant)
         except ValueError as exc:
             raise WeatherMMMError(str(exc)) from None
     row = summary.filter(pl.col("tenant") == args.tenant)
     print(text_table(row.transpose(include_header=True, header_name="figure", column_names=["value"])))
+    print(text_table(facts.rename({"figure": "fit"})))
     print(f"report: {page}")
     return EXIT_OK
 

@@ -25,7 +25,7 @@ import polars as pl  # noqa: E402
 
 from weather_mmm.allocation.standing import describe  # noqa: E402
 from weather_mmm.models.validation import time_split  # noqa: E402
-from weather_mmm.reports import portfolio_summary, read_sql, table_names  # noqa: E402
+from weather_mmm.reports import fit_facts, portfolio_summary, read_sql, table_names  # noqa: E402
 
 TIERS = ["extreme", "high", "medium", "low"]
 COLORS = {"baseline": "#9aa5b1", "weather": "#2b8cbe", "channel:meta": "#e6550d", "channel:google": "#31a354",
@@ -245,22 +245,9 @@ def tenant_report(conn: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path) -
     Raises:
         ValueError: the tenant has no MMM fit in the warehouse (``mmm_diagnostics``), naming it.
     """
+    facts = fit_facts(conn, tenant)
     have = table_names(conn)
-    if "mmm_diagnostics" not in have or not conn.execute(
-            "select count(*) from main.mmm_diagnostics where tenant = ?", [tenant]).fetchone()[0]:
-        raise ValueError(f"tenant {tenant}: no MMM fit in the warehouse; materialize mmm_fit for it first")
-    diag = read_sql(conn, "select * from main.mmm_diagnostics where tenant = ?", tenant).row(0, named=True)
     tier = conn.execute("select tier from main.tenant_catalog where tenant = ?", [tenant]).fetchone()
-    effect_ess = conn.execute("select min(ess) from main.mmm_effects where tenant = ? and kind in ('roas', 'weather_share')",
-                              [tenant]).fetchone()[0] if "mmm_effects" in have else None
-    facts = pl.DataFrame({
-        "figure": ["holdout R²", "holdout MAPE", "90 % predictive coverage", "max R-hat", "min bulk ESS, ROAS and weather share",
-                   "min bulk ESS, every parameter", "divergences", "fit seconds", "model version", "status",
-                   "inputs outside the training window"],
-        "value": [f"{diag['holdout_r2']:.3f}", f"{diag['holdout_mape']:.1%}", f"{diag['coverage90']:.0%}",
-                  f"{diag['max_rhat']:.3f}", "" if effect_ess is None else f"{effect_ess:.0f}", f"{diag['min_ess']:.0f}",
-                  str(diag["divergences"]), f"{diag['fit_seconds']:.1f}", str(diag["model_version"]),
-                  f"{diag['status']}: {diag['status_reason']}", diag.get("shifted_inputs") or "none"]})
     roas_plot, roas = _roas(conn, tenant, have)
     curves = "".join(f.html for f in _curve_plots(conn, tenant, have).values()) if "mmm_curves" in have else "<p>No curves yet.</p>"
     body = (f"<h2>Fit</h2>{_table(facts, 'diagnostics')}{_fit_plot(conn, tenant).html}"

@@ -136,6 +136,34 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         pl.col("tier").replace_strict({"extreme": 0, "high": 1, "medium": 2, "low": 3}, default=4), "tenant")
 
 
+def fit_facts(conn: duckdb.DuckDBPyConnection, tenant: str) -> pl.DataFrame:
+    """One tenant's fit as two columns, ``figure`` and ``value`` (text with units): holdout R² and MAPE of
+    the MMM and of the best baseline, 90 % predictive coverage on the holdout, max R-hat, min bulk ESS (of
+    ROAS and the weather share, and of every parameter), divergences, fit seconds, model version, status and
+    the inputs whose recent values lie outside the training window.
+
+    Sources: ``mmm_diagnostics``, ``mmm_effects``, ``baseline_summary``. Raises ``ValueError`` naming the
+    tenant when it has no row in ``mmm_diagnostics``."""
+    have = table_names(conn)
+    found = read_sql(conn, "select * from main.mmm_diagnostics where tenant = ?", tenant) if "mmm_diagnostics" in have else None
+    if found is None or found.is_empty():
+        raise ValueError(f"tenant {tenant}: no MMM fit in the warehouse; materialize mmm_fit for it first")
+    diag = found.row(0, named=True)
+    effect_ess = conn.execute("select min(ess) from main.mmm_effects where tenant = ? and kind in ('roas', 'weather_share')",
+                              [tenant]).fetchone()[0] if "mmm_effects" in have else None
+    best = conn.execute("select model, holdout_r2, holdout_mape from main.baseline_summary where tenant = ? and best",
+                        [tenant]).fetchone() if "baseline_summary" in have else None
+    return pl.DataFrame({
+        "figure": ["holdout R²", "holdout MAPE", "best baseline: holdout R², MAPE", "90 % predictive coverage", "max R-hat",
+                   "min bulk ESS, ROAS and weather share", "min bulk ESS, every parameter", "divergences", "fit seconds",
+                   "model version", "status", "inputs outside the training window"],
+        "value": [f"{diag['holdout_r2']:.3f}", f"{diag['holdout_mape']:.1%}",
+                  f"{best[0]}: {best[1]:.3f}, {best[2]:.1%}" if best else "", f"{diag['coverage90']:.0%}",
+                  f"{diag['max_rhat']:.3f}", "" if effect_ess is None else f"{effect_ess:.0f}", f"{diag['min_ess']:.0f}",
+                  f"{diag['divergences']} of {diag['draws']} draws", f"{diag['fit_seconds']:.1f}", str(diag["model_version"]),
+                  f"{diag['status']}: {diag['status_reason']}", diag.get("shifted_inputs") or "none"]})
+
+
 def evidence_summary(conn: duckdb.DuckDBPyConnection, q_found: float = 0.05) -> pl.DataFrame:
     """The weather effects the causal designs found (q-value below ``q_found``), one row per tenant, design and
     signal: tier, the effect as a relative change of revenue per unit of the signal with its 90 % interval (%),
