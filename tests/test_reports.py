@@ -51,6 +51,13 @@ def test_the_budget_change_says_when_the_risk_adjusted_plan_was_taken_and_which_
                       "dune": "keep the current allocation"}
 
 
+def test_the_lift_is_in_whole_usd_and_a_kept_allocation_reads_plus_zero():
+    conn = _warehouse(_plan("acme", {"meta": 0.0}, lift_mean=0.0, lift_lo90=-0.4, lift_hi90=0.3)
+                      + _plan("brio", {"meta": 0.1}, lift_mean=2548.4, lift_lo90=-441.2, lift_hi90=13272.5))
+    lift = dict(portfolio_summary(conn).select("tenant", "lift_usd").iter_rows())
+    assert lift == {"acme": "+0 [+0, +0]", "brio": "+2,548 [-441, +13,272]"}
+
+
 def test_a_warehouse_written_before_plan_choice_still_summarises():
     conn = _warehouse(_plan("acme", {"email": 0.3, "meta": -0.3}))
     row = portfolio_summary(conn).row(0, named=True)

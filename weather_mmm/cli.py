@@ -108,9 +108,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\ntenants (simulated truth):")
         print(text_table(summary))
     if portfolio is not None and "r2_mmm" in portfolio.columns:
-        print("\nmodels and plans (estimate [90% interval] vs truth; budget change and lift over the next "
-              "horizon against keeping the current allocation):")
-        print(text_table(portfolio))
+        plan_columns = [c for c in ("budget_change", "lift_usd") if c in portfolio.columns]
+        print("\nmodels (estimate [90% interval] vs truth):")
+        print(text_table(portfolio.drop(plan_columns)))
+        print("\nplans for the next horizon (budget change per channel; expected lift, USD [90% interval], against "
+              "keeping the current allocation):")
+        print(text_table(portfolio.select("tenant", "tier", *plan_columns)))
     if evidence is not None and evidence.height:
         print("\nweather evidence without the MMM (effects found at q < 0.05: revenue change per unit of the signal "
               "[90% interval]; every row in weather_evidence):")

@@ -128,7 +128,8 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                 if any(abs(change) >= 0.005 for _, change in moves) else "keep the current allocation" + (
                     f" (the best plan is less than {norm.cdf(a['risk_aversion']):.0%} sure to gain)" if careful else "")
             ) + (f"; under set {constrained}" if constrained else "")
-            out["lift_usd"] = f"{a['lift_mean']:+,.0f} [{a['lift_lo90']:+,.0f}, {a['lift_hi90']:+,.0f}]"
+            lift = [round(a[k]) for k in ("lift_mean", "lift_lo90", "lift_hi90")]  # whole USD, never "-0"
+            out["lift_usd"] = f"{lift[0]:+,} [{lift[1]:+,}, {lift[2]:+,}]"
         else:
             out["budget_change"] = "no plan: no usable model version"
         extra.append(out)
