@@ -387,3 +387,17 @@ def test_the_ui_loads_the_code_location_from_workspace_yaml(tmp_path):
                           env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful for code location weather_mmm.definitions" in done.stdout + done.stderr
+
+
+def test_every_declared_column_is_described_in_the_ui():
+    """Each table that declares its columns (the UI's Columns tab) describes every one: a unit and meaning, or
+    what a key or a weather quality flag holds."""
+    from weather_mmm.definitions import build_definitions
+
+    schemas = {s.key.to_user_string(): s.metadata["dagster/column_schema"] for s in build_definitions().resolve_all_asset_specs()
+               if "dagster/column_schema" in s.metadata}
+    assert {"weather_daily", "tenant_sales", "tenant_spend", "tenant_features", "tenant_media_features"} <= set(schemas)
+    bare = {table: [c.name for c in schema.columns if not c.description] for table, schema in schemas.items()}
+    assert not any(bare.values()), bare
+    weather = {c.name: c.description for c in schemas["weather_daily"].columns}
+    assert weather["snowfall_sum_flag"].startswith("how snowfall_sum was obtained: observed")
