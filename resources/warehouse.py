@@ -17,7 +17,7 @@ import polars as pl
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb.io_manager import DuckDbClient, _partition_where_clause
 from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
 from weather_mmm.settings import warehouse_path
@@ -79,11 +79,16 @@ def _stored_columns(connection, table_slice: TableSlice) -> dict[str, str]:
         "order by ordinal_position", [table_slice.schema, table_slice.table]).fetchall())
 
 
-def _fit_stored_table(connection, table: str, stored: dict[str, str], context) -> None:
-    """Make the stored ``table`` (columns and types ``stored``) take the registered ``_frame`` by name: add the
-    frame's new columns; raise ``ValueError`` (table, column, value) for a stored column the frame lacks or a
-    value the stored type cannot hold exactly (``try_cast`` there and back changes it)."""
-    asset = context.asset_key.to_user_string()
+def _fit_stored_table(connection, table_slice: TableSlice, stored: dict[str, str], context) -> None:
+    """Make the stored table of ``table_slice`` (columns and types ``stored``) take the registered ``_frame`` by
+    name: add the frame's new columns; give a stored column the frame's type when the frame's values do not fit
+    its own and it holds only nulls outside the slice being replaced (a column first written all null, such as
+    a plan's target ROAS before any plan had one, was created with an arbitrary type, and no value that stays
+    can change); raise ``ValueError`` (table, column, value) for a stored column the frame lacks or a value the
+    stored type cannot hold exactly (``try_cast`` there and back changes it)."""
+    asset, table = context.asset_key.to_user_string(), f"{table_slice.schema}.{table_slice.table}"
+    staying = f" where not ({_partition_where_clause(table_slice.partition_dimensions)})" \
+        if table_slice.partition_dimensions else " where false"
     types = dict(connection.execute("select column_name, column_type from (describe select * from _frame)").fetchall())
     if missing := [c for c in stored if c not in types]:
         raise ValueError(f"table {table}: asset {asset} no longer writes the stored column(s) {', '.join(missing)}; nothing "
@@ -93,6 +98,11 @@ def _fit_stored_table(connection, table: str, stored: dict[str, str], context) -
         if types[column] != kind and (value := connection.execute(
                 f'select "{column}" from _frame where "{column}" is not null and '
                 f'try_cast(try_cast("{column}" as {kind}) as {types[column]}) is distinct from "{column}" limit 1').fetchone()):
+            if not connection.execute(f'select count("{column}") from {table}{staying}').fetchone()[0]:
+                connection.execute(f'alter table {table} alter column "{column}" type {types[column]} '
+                                   f'using try_cast("{column}" as {types[column]})')  # the slice's rows go next
+                context.log.info(f"table {table}: column {column} ({kind}, only nulls kept) now {types[column]}")
+                continue
             raise ValueError(f"table {table}: column {column} stores {kind}, and asset {asset} writes {types[column]} "
                              f"values it cannot hold exactly ({value[0]!r}); nothing was written and the stored rows "
                              f"are as they were")
@@ -110,7 +120,8 @@ class _RangePolarsTypeHandler(DuckDBPolarsTypeHandler):
       ``alter table ... add column``, null in the rows stored before. A stored column the frame lacks, or a
       value its stored column's type cannot hold exactly (1.5 into a BIGINT, which DuckDB would round), raises
       ``ValueError`` naming the table, the column and the value, and nothing is written
-      (:class:`_AtomicDuckDbClient`).
+      (:class:`_AtomicDuckDbClient`); unless that column holds nothing but nulls outside the slice being
+      replaced, which then takes the frame's type.
     - On a run over a partition range Dagster copies the output's metadata to every partition's
       materialization, so the library's table schema and row count (of the whole range) would be stored 731
       times per table in a tenant's data run, half of what its events weigh. They are kept for
@@ -129,7 +140,7 @@ class _RangePolarsTypeHandler(DuckDBPolarsTypeHandler):
         connection.register("_frame", obj.to_arrow())
         try:
             if stored:
-                _fit_stored_table(connection, table, stored, context)
+                _fit_stored_table(connection, table_slice, stored, context)
                 DuckDbClient.delete_table_slice(context, table_slice, connection)
                 connection.execute(f"insert into {table} by name select * from _frame")
             else:

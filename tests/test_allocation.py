@@ -97,7 +97,9 @@ def test_the_posterior_mean_plan_stands_when_it_surely_beats_the_current_allocat
     chosen = allocate(fit, HISTORY, NORMAL, DATES)
     assert np.array_equal(chosen.recommended, plan)
     assert "highest expected revenue beats the current allocation with at least 90% posterior probability" in chosen.explanation
-    assert chosen.summary("t").filter(pl.col("channel") == "all").select("plan_choice", "risk_aversion").row(0) == ("mean", 1.2816)
+    summary = chosen.summary("t")
+    assert summary.filter(pl.col("channel") == "all").select("plan_choice", "risk_aversion").row(0) == ("mean", 1.2816)
+    assert summary.schema["target_roas"] == pl.Float64  # without a target too: the stored column holds 1.5 later
 
 
 def test_an_unsure_posterior_mean_plan_gives_way_to_the_risk_aware_plan():

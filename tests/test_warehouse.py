@@ -79,6 +79,20 @@ def test_a_value_its_stored_column_cannot_hold_is_refused_not_rounded(warehouse)
     assert _stored(warehouse) == [("acme", 3), ("zenith", 4)]
 
 
+def test_a_column_first_written_all_null_takes_the_type_of_its_first_values(warehouse):
+    """A plan without a target ROAS writes a null column, which DuckDB creates as INTEGER; a later target of 2.5
+    (for this tenant, or another, whatever the null column's stored rows) is stored, not refused."""
+    assert _materialize(lambda t: pl.DataFrame({"tenant": [t], "target_roas": [None]}), "acme").success
+    assert _materialize(lambda t: pl.DataFrame({"tenant": [t], "target_roas": [3.0]}), "zenith").success  # 3 fits INTEGER
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("select data_type from information_schema.columns where column_name = 'target_roas'").fetchone() \
+            == ("INTEGER",)
+    assert _materialize(lambda t: pl.DataFrame({"tenant": [t], "target_roas": [2.5]}), "zenith").success  # replaces its 3
+    assert _stored(warehouse) == [("acme", None), ("zenith", 2.5)]
+    assert _materialize(lambda t: pl.DataFrame({"tenant": [t], "target_roas": [1.5]}), "acme").success
+    assert _stored(warehouse) == [("acme", 1.5), ("zenith", 2.5)]
+
+
 def test_an_empty_output_deletes_its_partition_and_writes_nothing(stored):
     assert _materialize(lambda t: pl.DataFrame(), "acme").success  # no rows, not even columns
     assert _stored(stored) == [("zenith", 20.0, "meta"), ("zenith", 21.0, "email")]

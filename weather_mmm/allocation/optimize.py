@@ -138,7 +138,7 @@ class Allocation:
                      **{f"lift_{k}": v for k, v in self.lift.items()}, "budget": self.budget,
                      "budget_cap": self.target_roas is not None or self.margin is not None, "target_roas": self.target_roas,
                      "explanation": self.explanation, "plan_choice": self.choice, "risk_aversion": self.risk_aversion})
-        return pl.DataFrame(rows, infer_schema_length=None)
+        return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.col("target_roas").cast(pl.Float64))
 
 
 def _interval(values: np.ndarray) -> dict:
