@@ -179,6 +179,7 @@ def test_standing_constraints_are_read_per_tenant_and_a_bad_entry_names_file_ten
     assert describe(read_standing(path, "acme")) == "budget 8,000 USD; meta at most 400 USD/day; target ROAS 1.5"
     assert describe({"fixed_daily_usd": {"email": 100.0}, "bound_share": 0.2}) == \
         "email fixed at 100 USD/day; channels not bounded within ±20% of current spend"
+    assert describe({"budget_usd": 12000.5, "fixed_daily_usd": {"email": 150.5}}) == "budget 12,000.5 USD; email fixed at 150.5 USD/day"
     with pytest.raises(PlanConstraintsError, match=f"{path}: globex.min_daily_usd.meta is -1; it must be at least 0"):
         read_standing(path, "globex")  # only globex's plans fail
     path.write_text("acme:\n  max_daily: {meta: 400}\n")
@@ -197,7 +198,7 @@ def test_standing_constraints_are_read_per_tenant_and_a_bad_entry_names_file_ten
 
 def test_infeasible_budget_is_refused_with_the_reason():
     with pytest.raises(InfeasibleAllocation, match=r"budget 5000.00 USD over 7 days is below the channels' minimums, "
-                                                   r"which need 9800.00 USD \(daily bounds: search 700..1300"):
+                                                   r"which need 9800.00 USD \(daily bounds: search 700.00..1300.00"):
         allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(budget=5_000.0))
     with pytest.raises(InfeasibleAllocation, match="above the channels' maximums"):
         allocate(known_fit(), HISTORY, NORMAL, DATES, Constraints(budget=50_000.0))

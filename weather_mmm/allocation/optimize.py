@@ -299,7 +299,7 @@ def _resolve(constraints: Constraints, channels: list[str], current: np.ndarray,
         raise InfeasibleAllocation(f"contribution margin {constraints.margin} must be in (0, 1] (USD of margin per USD of revenue)")
     budget = float(current.sum() * horizon) if constraints.budget is None else float(constraints.budget)
     low, high = bounds[:, 0].sum() * horizon, bounds[:, 1].sum() * horizon
-    detail = ", ".join(f"{c} {lo:.0f}..{hi:.0f}" for c, (lo, hi) in zip(channels, bounds))
+    detail = ", ".join(f"{c} {lo:.2f}..{hi:.2f}" for c, (lo, hi) in zip(channels, bounds))
     if budget < low - TOLERANCE_USD:
         raise InfeasibleAllocation(f"budget {budget:.2f} USD over {horizon} days is below the channels' minimums, "
                                    f"which need {low:.2f} USD (daily bounds: {detail})")

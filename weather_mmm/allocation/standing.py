@@ -116,10 +116,13 @@ def constraints(fields: dict, margin: float | None) -> Constraints:
 
 def describe(fields: dict) -> str:
     """A plan's ``fields`` in words, '' for none: "budget 8,000 USD; meta at least 150 USD/day; email fixed at
-    100 USD/day; target ROAS 1.5"."""
-    words = [f"budget {fields['budget_usd']:,.0f} USD"] if "budget_usd" in fields else []
+    100.5 USD/day; target ROAS 1.5"."""
+    def usd(value: float) -> str:  # cents only when there are any: 8,000 and 150.5
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+    words = [f"budget {usd(fields['budget_usd'])} USD"] if "budget_usd" in fields else []
     for name, what in (("min_daily_usd", "at least"), ("max_daily_usd", "at most"), ("fixed_daily_usd", "fixed at")):
-        words += [f"{c} {what} {usd:,.0f} USD/day" for c, usd in sorted(fields.get(name, {}).items())]
+        words += [f"{c} {what} {usd(v)} USD/day" for c, v in sorted(fields.get(name, {}).items())]
     if "target_roas" in fields:
         words.append(f"target ROAS {fields['target_roas']:g}")
     if "bound_share" in fields:
