@@ -105,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           "filled = climatology generator):")
     print(text_table(flag_summary(weather)))
     if summary is not None and summary.height:
-        print("\ntenants (simulated truth):")
+        print("\ntenants (their data; the truth of the simulated ones):")
         print(text_table(summary))
     if portfolio is not None and "r2_mmm" in portfolio.columns:
         plan_columns = [c for c in ("budget_change", "lift_usd") if c in portfolio.columns]

@@ -38,7 +38,8 @@ def read_only_warehouse(path: Path, wait_seconds: float = 120.0,
 
 
 def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per tenant: tier, days, revenue (USD/day), spend (USD/day), true ROAS per channel, true weather share.
+    """Per tenant: tier, source (simulated | imported), days, revenue (USD/day), spend (USD/day), and for a
+    simulated tenant its true ROAS per channel and true weather share (null for an imported one).
 
     Sources: ``tenant_catalog``, ``tenant_sales``, ``tenant_spend``, ``tenant_ground_truth``; empty before
     they exist.
@@ -55,7 +56,7 @@ def tenant_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                               max(value) filter (where parameter = 'true_roas' and key = 'email') true_roas_email,
                               max(value) filter (where parameter = 'weather_share') true_weather_share
                        from main.tenant_ground_truth group by tenant)
-        select c.tenant, c.tier, s.n_days as days, round(s.revenue_per_day) revenue_usd_day, round(p.spend_per_day) spend_usd_day,
+        select c.tenant, c.tier, c.source, s.n_days as days, round(s.revenue_per_day) revenue_usd_day, round(p.spend_per_day) spend_usd_day,
                round(t.true_roas_meta, 2) roas_meta, round(t.true_roas_google, 2) roas_google,
                round(t.true_roas_email, 2) roas_email, round(100 * t.true_weather_share, 1) weather_share_pct
         from main.tenant_catalog c join sales s using (tenant) join spend p using (tenant) left join truth t using (tenant)
