@@ -15,6 +15,17 @@ from weather_mmm.tables import markdown_table
 from weather_mmm.weather import quality
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.daily import COLUMN_UNITS, COLUMNS, flag_summary
+from weather_mmm.weather.variables import VARIABLES, flag_column
+
+#: What ``weather_daily``'s provenance columns hold (the UI's Columns tab).
+PROVENANCE = {
+    "source": "where the day's weather came from: the seed files or the Open-Meteo archive, or the climatology "
+              "generator when there is no real record",
+    "source_date": "the observed day whose weather this calendar day carries (another year's when the calendar runs "
+                   "past the real record); empty for climatology",
+    **{flag_column(v): f"how {v} was obtained: observed (a real record), derived (physics from real values) or filled "
+                       "(climatology generator)" for v in VARIABLES},
+}
 
 
 
@@ -24,7 +35,7 @@ from weather_mmm.weather.daily import COLUMN_UNITS, COLUMNS, flag_summary
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=2), warn_window=dt.timedelta(days=1)),
     pool=WAREHOUSE_POOL,
     io_manager_key="warehouse_io_manager",
-    metadata={"partition_expr": "date", "dagster/column_schema": column_schema(COLUMNS, COLUMN_UNITS)},
+    metadata={"partition_expr": "date", "dagster/column_schema": column_schema(COLUMNS, COLUMN_UNITS, PROVENANCE)},
     kinds={"duckdb", "polars"},
     group_name="weather",
     code_version=WEATHER_CODE,
