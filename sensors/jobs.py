@@ -26,7 +26,7 @@ from resources.warehouse import tenant_forecasts, tenant_tables
 from weather_mmm import settings
 from weather_mmm.errors import WeatherMMMError
 from weather_mmm.models import store
-from weather_mmm.reports import read_only_warehouse
+from weather_mmm.reports import open_warehouse
 from weather_mmm.simulation.importer import tenant_margin
 
 weather_job = dg.define_asset_job("weather_job", selection=[weather_daily], description="weather_daily for a date range.")
@@ -126,7 +126,7 @@ def data_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str, s
               force: bool = False) -> tuple[str, str] | None:
     """The date range of ``tenant``'s sales, spend and features that is stale (all of it with ``force``),
     or ``None``."""
-    with read_only_warehouse(settings.warehouse_path()) as conn:
+    with open_warehouse(settings.warehouse_path()) as conn:
         inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
     keys = [f"{d.isoformat()}|{tenant}" for d in _days(start, end)]
     stale = stale_partitions(defs, instance, DATA_KEYS, keys, None if force else inputs)
@@ -143,7 +143,7 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     reallocate), ``allocation`` (only the allocation is stale), ``none`` (up to date) or ``blocked`` (no usable
     model version, and a run already failed to allocate from these same inputs: it would fail the same way).
     Tag: the value of :data:`NO_MODEL_TAG` for the run. Evidence: whether ``weather_evidence`` is stale."""
-    with read_only_warehouse(settings.warehouse_path()) as conn:
+    with open_warehouse(settings.warehouse_path()) as conn:
         matrix, _, _ = tenant_matrix(conn, tenant)
         tables = model_tables(conn, tenant, matrix)
         model_inputs = tenant_model_inputs(matrix, tables)

@@ -236,12 +236,33 @@ def test_model_store_round_trip_and_rollback(tmp_path):
     store.record_version(conn, {**row, "version": "v0", "status": "usable", "code_version": "mmm-0"})  # an earlier model
     store.record_version(conn, {**row, "version": "v1", "status": "usable"})
     store.record_version(conn, {**row, "version": "v2", "status": "usable"})
-    store.record_version(conn, {**row, "version": "v3", "status": "not_converged"})
+    store.record_version(conn, {**row, "version": "v3", "status": "not_converged", "reason": "max R-hat 1.05"})
     assert store.usable_version(conn, "acme")["version"] == "v2"  # the failed v3 is kept but never used
+    assert store.plans_from_rolled_back_versions(conn).is_empty()  # no allocation_summary yet
+    conn.execute("create table main.allocation_summary as select 'acme' tenant, 'all' channel, 'v2' model_version")
+    assert store.plans_from_rolled_back_versions(conn).is_empty()  # planned from the version in use
     assert store.rollback(conn, "acme")["version"] == "v1"
     assert store.usable_version(conn, "acme")["version"] == "v1"
+    status = dict(conn.execute("select version, status from model_versions").fetchall())
+    assert status == {"v0": "usable", "v1": "usable", "v2": "rolled_back", "v3": "not_converged"}
+    assert store.plans_from_rolled_back_versions(conn).rows() == [("acme", "v2", "v1")]  # to plan again
     with pytest.raises(ValueError, match="nothing to roll back to"):  # v0 is of an earlier model: never used
         store.rollback(conn, "acme")
+    with pytest.raises(store.ModelStoreError, match="version v3 is not_converged: max R-hat 1.05; versions that may be used: v2, v1"):
+        store.rollback(conn, "acme", to="v3")
+    with pytest.raises(store.ModelStoreError, match="version v0 was fitted by model mmm-0, and this code predicts with mmm-"):
+        store.rollback(conn, "acme", to="v0")
+    with pytest.raises(store.ModelStoreError, match="version v1 is already the one in use"):
+        store.rollback(conn, "acme", to="v1")
+    assert store.rollback(conn, "acme", to="v2")["version"] == "v2"  # undone: v2 in use again, v1 stays usable
+    status = dict(conn.execute("select version, status from model_versions").fetchall())
+    assert status == {"v0": "usable", "v1": "usable", "v2": "usable", "v3": "not_converged"}
+    assert store.plans_from_rolled_back_versions(conn).is_empty()
+    store.record_version(conn, {**row, "version": "v4", "status": "usable"})
+    assert store.rollback(conn, "acme", to="v1")["version"] == "v1"  # past two newer versions at once
+    assert dict(conn.execute("select version, status from model_versions where version in ('v2', 'v4')").fetchall()) \
+        == {"v2": "rolled_back", "v4": "rolled_back"}
+    assert conn.execute("select reason from model_versions where version = 'v4'").fetchone()[0].endswith(" to v1")
     with pytest.raises(FileNotFoundError, match="missing"):
         store.load_fit(tmp_path / "gone.npz")
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from weather_mmm.errors import WeatherMMMError
-from weather_mmm.reports import portfolio_summary, read_only_warehouse
+from weather_mmm.reports import portfolio_summary, open_warehouse
 
 
 def _plan(tenant: str, moves: dict[str, float], **all_row) -> list[dict]:
@@ -72,7 +72,7 @@ def test_a_reader_waits_for_a_writer_in_another_process_then_names_the_lock(tmp_
     writer = subprocess.Popen([sys.executable, "-c", hold, str(path), "1.5"], stdout=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "locked"
     told = []
-    with read_only_warehouse(path, wait_seconds=30, on_wait=told.append) as conn:  # waits out the writer's 1.5 s
+    with open_warehouse(path, wait_seconds=30, on_wait=told.append) as conn:  # waits out the writer's 1.5 s
         assert conn.execute("select x from main.t").fetchone() == (42,)
     assert len(told) == 1 and told[0].startswith(f"waiting up to 30 s for the warehouse {path}: ")
     writer.wait()
@@ -80,7 +80,7 @@ def test_a_reader_waits_for_a_writer_in_another_process_then_names_the_lock(tmp_
     try:
         assert writer.stdout.readline().strip() == "locked"
         with pytest.raises(WeatherMMMError, match=rf"cannot read the warehouse {path}: .*lock.*PID {writer.pid}"):
-            read_only_warehouse(path, wait_seconds=0.5)
+            open_warehouse(path, wait_seconds=0.5)
     finally:
         writer.kill()
         writer.wait()

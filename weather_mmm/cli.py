@@ -33,6 +33,14 @@ def _tell(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _warehouse() -> Path:
+    """The warehouse's path; a user error when no run has made it yet."""
+    path = settings.warehouse_path()
+    if not path.exists():
+        raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
+    return path
+
+
 def _instance():
     """The persistent Dagster instance under ``storage/dagster`` (or ``$DAGSTER_HOME``)."""
     os.environ.setdefault("DAGSTER_HOME", str(settings.STORAGE_DIR / "dagster"))
@@ -54,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.allocation.standing import PlanConstraintsError, standing_tenants
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import evidence_summary, portfolio_summary, read_only_warehouse, tenant_summary
+    from weather_mmm.reports import evidence_summary, portfolio_summary, open_warehouse, tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
 
@@ -94,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line)
     if weather and not weather.success:
         return EXIT_FAILED
-    with read_only_warehouse(settings.warehouse_path(), on_wait=_tell) as conn:
+    with open_warehouse(settings.warehouse_path(), on_wait=_tell) as conn:
         weather = pl.from_arrow(conn.execute(
             "select * from main.weather_daily where date between ? and ?", [start, end]).to_arrow_table())
         summary = None if args.weather_only else tenant_summary(conn)
@@ -121,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if portfolio is not None and "r2_mmm" in portfolio.columns:
         from weather_mmm.report_html import write_reports
 
-        with read_only_warehouse(settings.warehouse_path(), on_wait=_tell) as conn:
+        with open_warehouse(settings.warehouse_path(), on_wait=_tell) as conn:
             pages = write_reports(conn, settings.reports_dir())
         print(f"\nreports: {pages[0]} (portfolio) and {len(pages) - 1} tenant page(s) beside it")
     runs = sum(1 for r in results if r.dagster_run.job_name != "catalog_job")
@@ -137,13 +145,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     import polars as pl
 
     from weather_mmm.report_html import tenant_report
-    from weather_mmm.reports import fit_facts, portfolio_summary, read_only_warehouse
+    from weather_mmm.reports import fit_facts, portfolio_summary, open_warehouse
     from weather_mmm.tables import text_table
 
-    path = settings.warehouse_path()
-    if not path.exists():
-        raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
-    with read_only_warehouse(path, on_wait=_tell) as conn:
+    path = _warehouse()
+    with open_warehouse(path, on_wait=_tell) as conn:
         summary = portfolio_summary(conn)
         if summary.is_empty() or args.tenant not in summary["tenant"].to_list():
             known = ", ".join(summary["tenant"].to_list()) if summary.height else "none"
@@ -173,18 +179,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     check the plan against them and print it."""
     import polars as pl
 
-    from assets.allocation import PlanConfig, budget_allocation
-    from sensors.jobs import execute, failure_messages
+    from assets.allocation import PlanConfig
     from weather_mmm.allocation.quality import constraints_respected
     from weather_mmm.allocation.standing import describe, read_standing
-    from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import read_only_warehouse, read_sql, table_names
+    from weather_mmm.reports import open_warehouse, read_sql, table_names
     from weather_mmm.tables import text_table
 
-    path = settings.warehouse_path()
-    if not path.exists():
-        raise WeatherMMMError(f"no warehouse at {path}; run `weather-mmm run` first")
-    with read_only_warehouse(path, on_wait=_tell) as conn:
+    path = _warehouse()
+    with open_warehouse(path, on_wait=_tell) as conn:
         tenants = [t for (t,) in conn.execute("select tenant from main.tenant_catalog order by tenant").fetchall()] \
             if "tenant_catalog" in table_names(conn) else []
     if args.tenant not in tenants:
@@ -193,15 +195,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
                         max_daily_usd=args.max and dict(args.max), fixed_daily_usd=args.fixed and dict(args.fixed),
                         target_roas=args.target_roas, bound_share=args.bound_share)
     standing = read_standing(settings.plan_constraints_path(), args.tenant)
-    result = execute(build_definitions(), "tenant_model_job", _instance(), partition_key=args.tenant,
-                     asset_selection=list(budget_allocation.keys),
-                     run_config={"ops": {"budget_allocation": {"config": config.model_dump(exclude_none=True)}},
-                                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # failures printed below
-    if not result.success:
-        for line in failure_messages(result):
-            print(f"error: {line}", file=sys.stderr)
+    if not _replan(args.tenant, config.model_dump(exclude_none=True)):
         return EXIT_FAILED
-    with read_only_warehouse(path, on_wait=_tell) as conn:
+    with open_warehouse(path, on_wait=_tell) as conn:
         plans = read_sql(conn, "select * from main.budget_allocation where tenant = ?", args.tenant)
         summary = read_sql(conn, "select * from main.allocation_summary where tenant = ?", args.tenant)
     days = plans["date"].n_unique()
@@ -231,6 +227,88 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if config.fields():
         print("runs without options (`weather-mmm run`, the schedule) plan this tenant again with "
               + ("its standing constraints" if standing else "the defaults"))
+    return EXIT_OK
+
+
+def _replan(tenant: str, config: dict) -> bool:
+    """Materialize ``budget_allocation`` of ``tenant`` in-process with ``config`` (``PlanConfig`` fields) as its run
+    config; print the failure's reasons and return False when it fails."""
+    from assets.allocation import budget_allocation
+    from sensors.jobs import execute, failure_messages
+    from weather_mmm.definitions import build_definitions
+
+    result = execute(build_definitions(), "tenant_model_job", _instance(), partition_key=tenant,
+                     asset_selection=list(budget_allocation.keys),
+                     run_config={"ops": {"budget_allocation": {"config": config}},
+                                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # failures printed below
+    for line in [] if result.success else failure_messages(result):
+        print(f"error: {line}", file=sys.stderr)
+    return result.success
+
+
+def _versions_table(conn, tenant: str):
+    """``tenant``'s model versions, newest first, as printed by ``models`` and ``rollback``."""
+    import polars as pl
+
+    from weather_mmm.models import store
+    from weather_mmm.reports import read_sql, table_names
+
+    rows = store.versions(conn, tenant)
+    if rows.is_empty():
+        return rows
+    in_use = (store.usable_version(conn, tenant) or {}).get("version")
+    planned = read_sql(conn, "select model_version from main.allocation_summary where tenant = ? and channel = 'all'",
+                       tenant)["model_version"].to_list() if "allocation_summary" in table_names(conn) else []
+    return rows.select(
+        "version", created_utc=pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S"), model="code_version",
+        holdout_r2=pl.col("holdout_r2").round(3), holdout_mape=pl.format("{}%", (100 * pl.col("holdout_mape")).round(1)),
+        status=pl.format("{}: {}", "status", "reason"),
+        plans=pl.concat_str(pl.when(pl.col("version") == in_use).then(pl.lit("in use")),
+                            pl.when(pl.col("version").is_in(planned)).then(pl.lit("stored plan")),
+                            separator=", ", ignore_nulls=True))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """Print a tenant's model versions, newest first: when fitted, by which model, holdout scores, status, and
+    which one its plans use."""
+    from weather_mmm.reports import open_warehouse
+    from weather_mmm.tables import text_table
+
+    path = _warehouse()
+    with open_warehouse(path, on_wait=_tell) as conn:
+        table = _versions_table(conn, args.tenant)
+    if table.is_empty():
+        raise WeatherMMMError(f"tenant {args.tenant} has no model version in {path}")
+    print(text_table(table))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Put an earlier model version of a tenant back in use (``weather_mmm.models.store.rollback``), then plan the
+    tenant again from it under its standing constraints."""
+    from weather_mmm.models import store
+    from weather_mmm.reports import open_warehouse
+    from weather_mmm.tables import text_table
+
+    path = _warehouse()
+    with open_warehouse(path, read_only=False, on_wait=_tell) as conn:
+        if store.versions(conn, args.tenant).is_empty():
+            raise WeatherMMMError(f"tenant {args.tenant} has no model version in {path}")
+        before = (store.usable_version(conn, args.tenant) or {}).get("version")
+        now = store.rollback(conn, args.tenant, args.to)
+    print(f"{args.tenant}: model version {now['version']} in use again (was {before})")
+    if not args.no_plan and not _replan(args.tenant, {}):
+        return EXIT_FAILED
+    with open_warehouse(path, on_wait=_tell) as conn:
+        print(text_table(_versions_table(conn, args.tenant)))
+        plan = conn.execute("select lift_mean, lift_lo90, lift_hi90 from main.allocation_summary where tenant = ? "
+                            "and channel = 'all' and model_version = ?", [args.tenant, now["version"]]).fetchone()
+    if plan:
+        print(f"planned again from {now['version']}: expected lift over the current allocation {plan[0]:+,.0f} USD "
+              f"[{plan[1]:+,.0f}, {plan[2]:+,.0f}] (90 % interval); `weather-mmm plan {args.tenant}` prints the plan")
+    if args.no_plan:
+        print(f"the stored plan stays until the next `weather-mmm run` (or the daemon's rolled_back_plans_sensor) "
+              f"plans {args.tenant} again from {now['version']}")
     return EXIT_OK
 
 
@@ -320,6 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--target-roas", type=float, help="least incremental revenue per USD spent; the budget becomes a cap")
     plan.add_argument("--bound-share", type=float, help="bounds of channels not given: current daily spend ± this share")
     plan.set_defaults(func=cmd_plan)
+    models = sub.add_parser("models", help="list a tenant's model versions and which one its plans use")
+    models.add_argument("tenant")
+    models.set_defaults(func=cmd_models)
+    back = sub.add_parser(
+        "rollback", help="put an earlier model version of a tenant back in use and plan from it",
+        description="Mark the model version in use rolled back, so the usable one before it is used again (with --to, "
+                    "that version; a rolled-back one undoes its rollback), then plan the tenant again from it under "
+                    "its standing constraints. Rolled-back versions are kept (weather-mmm models lists them).")
+    back.add_argument("tenant")
+    back.add_argument("--to", metavar="VERSION", help="the version to use (default: the usable one before the newest)")
+    back.add_argument("--no-plan", action="store_true", help="do not plan again now")
+    back.set_defaults(func=cmd_rollback)
     imp = sub.add_parser(
         "import", help="import a real tenant's daily CSV/Parquet files and materialize its tables",
         description="Validate a real tenant's files (date, geo, revenue, orders, spend_<channel>, optional "

@@ -14,11 +14,11 @@ from scipy.stats import norm
 from weather_mmm.errors import WeatherMMMError
 
 
-def read_only_warehouse(path: Path, wait_seconds: float = 120.0,
-                        on_wait: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the warehouse at ``path``. DuckDB lets one process write a file and no other
-    process open it meanwhile (https://duckdb.org/docs/stable/connect/concurrency), so while a run writes
-    (the UI's daemon, another ``weather-mmm run``) this waits, retrying with backoff as dagster-duckdb's
+def open_warehouse(path: Path, read_only: bool = True, wait_seconds: float = 120.0,
+                   on_wait: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse at ``path``, read-only unless told. DuckDB lets one process write a file and
+    no other process open it meanwhile (https://duckdb.org/docs/stable/connect/concurrency), so while a run
+    writes (the UI's daemon, another ``weather-mmm run``) this waits, retrying with backoff as dagster-duckdb's
     writers do, up to ``wait_seconds``; ``on_wait`` is told once, with DuckDB's reason, when it starts waiting.
 
     Raises:
@@ -27,10 +27,10 @@ def read_only_warehouse(path: Path, wait_seconds: float = 120.0,
     deadline, delay = time.monotonic() + wait_seconds, 0.1
     while True:
         try:
-            return duckdb.connect(str(path), read_only=True)
+            return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
-                raise WeatherMMMError(f"cannot read the warehouse {path}: {exc}") from None
+                raise WeatherMMMError(f"cannot {'read' if read_only else 'write'} the warehouse {path}: {exc}") from None
             if on_wait and delay == 0.1:
                 on_wait(f"waiting up to {wait_seconds:.0f} s for the warehouse {path}: {exc}")
             time.sleep(delay)
@@ -144,7 +144,8 @@ def fit_facts(conn: duckdb.DuckDBPyConnection, tenant: str) -> pl.DataFrame:
     ROAS and the weather share, and of every parameter), divergences, fit seconds, model version, status and
     the inputs whose recent values lie outside the training window.
 
-    Sources: ``mmm_diagnostics``, ``mmm_effects``, ``baseline_summary``. Raises ``ValueError`` naming the
+    Sources: ``mmm_diagnostics``, ``mmm_effects``, ``baseline_summary``, ``model_versions`` (the status now, when
+    the version was rolled back since). Raises ``ValueError`` naming the
     tenant when it has no row in ``mmm_diagnostics``."""
     have = table_names(conn)
     found = read_sql(conn, "select * from main.mmm_diagnostics where tenant = ?", tenant) if "mmm_diagnostics" in have else None
@@ -155,6 +156,11 @@ def fit_facts(conn: duckdb.DuckDBPyConnection, tenant: str) -> pl.DataFrame:
                               [tenant]).fetchone()[0] if "mmm_effects" in have else None
     best = conn.execute("select model, holdout_r2, holdout_mape from main.baseline_summary where tenant = ? and best",
                         [tenant]).fetchone() if "baseline_summary" in have else None
+    status = f"{diag['status']}: {diag['status_reason']}"
+    now = conn.execute("select status, reason from main.model_versions where tenant = ? and version = ?",
+                       [tenant, diag["model_version"]]).fetchone() if "model_versions" in have else None
+    if now and now[0] != diag["status"]:  # rolled back (or put back) since the fit
+        status = f"{now[0]}: {now[1]} (at fit time {status})"
     return pl.DataFrame({
         "figure": ["holdout R²", "holdout MAPE", "best baseline: holdout R², MAPE", "90 % predictive coverage", "max R-hat",
                    "min bulk ESS, ROAS and weather share", "min bulk ESS, every parameter", "divergences", "fit seconds",
@@ -163,7 +169,7 @@ def fit_facts(conn: duckdb.DuckDBPyConnection, tenant: str) -> pl.DataFrame:
                   f"{best[0]}: {best[1]:.3f}, {best[2]:.1%}" if best else "", f"{diag['coverage90']:.0%}",
                   f"{diag['max_rhat']:.3f}", "" if effect_ess is None else f"{effect_ess:.0f}", f"{diag['min_ess']:.0f}",
                   f"{diag['divergences']} of {diag['draws']} draws", f"{diag['fit_seconds']:.1f}", str(diag["model_version"]),
-                  f"{diag['status']}: {diag['status_reason']}", diag.get("shifted_inputs") or "none"]})
+                  status, diag.get("shifted_inputs") or "none"]})
 
 
 def evidence_summary(conn: duckdb.DuckDBPyConnection, q_found: float = 0.05) -> pl.DataFrame:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from weather_mmm.errors import WeatherMMMError
 from weather_mmm.models.mmm import CODE_VERSION, MMMFit, MMMInputs, MMMSettings
 
 VERSIONS_DDL = """
@@ -37,6 +38,10 @@ create table if not exists main.model_versions (
     settings varchar, created_at timestamp, path varchar, holdout_r2 double, holdout_mape double,
     status varchar, reason varchar)"""
 STATUSES = ("usable", "not_converged", "drifted", "rolled_back")
+
+
+class ModelStoreError(WeatherMMMError, ValueError):
+    """A model version that cannot be used or rolled back to (names the tenant and version)."""
 
 
 def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
@@ -121,14 +126,63 @@ def usable_version(conn, tenant: str) -> dict | None:
     return rows.row(0, named=True) if rows.height else None
 
 
-def rollback(conn, tenant: str) -> dict:
-    """Mark the newest usable version ``rolled_back``, so the one before it is used again.
+def rollback(conn, tenant: str, to: str | None = None) -> dict:
+    """Put an earlier version of ``tenant`` back in use: without ``to``, the usable version before the newest; with
+    it, that version (``usable``, or ``rolled_back`` before, which undoes a rollback). Every usable version newer
+    than it is marked ``rolled_back`` (kept, never used); it is marked ``usable``. Only versions of this code's
+    model (``CODE_VERSION``) qualify: an earlier model's draws mean other things.
 
-    Returns the version now in use. Raises ValueError when the tenant has no earlier usable version.
+    Returns the version row now in use.
+
+    Raises:
+        ModelStoreError: nothing to roll back to, or ``to`` is not a version of this tenant that may be used
+            (names it, its status and the versions that may).
     """
+    rows = versions(conn, tenant)
+    eligible = rows.filter(pl.col("status").is_in(["usable", "rolled_back"]) & (pl.col("code_version") == CODE_VERSION)) \
+        if rows.height else rows
     usable = _usable(conn, tenant)
-    if usable.height < 2:
-        raise ValueError(f"tenant {tenant}: {usable.height} usable model version(s); nothing to roll back to")
-    conn.execute("update main.model_versions set status = 'rolled_back', reason = 'rolled back by hand' "
-                 "where tenant = ? and version = ?", [tenant, usable["version"][0]])
-    return usable.row(1, named=True)
+    if to is None:
+        if usable.height < 2:
+            raise ModelStoreError(f"tenant {tenant}: {usable.height} usable model version(s) of model {CODE_VERSION}; "
+                                  "nothing to roll back to")
+        target = usable.row(1, named=True)
+    else:
+        found = eligible.filter(pl.col("version") == to)
+        if found.is_empty():
+            other = rows.filter(pl.col("version") == to) if rows.height else rows
+            if other.is_empty():
+                why = "is not in model_versions"
+            elif other["code_version"][0] != CODE_VERSION:
+                why = f"was fitted by model {other['code_version'][0]}, and this code predicts with {CODE_VERSION}"
+            else:
+                why = f"is {other['status'][0]}: {other['reason'][0]}"
+            may = ", ".join(eligible["version"]) or "none"
+            raise ModelStoreError(f"tenant {tenant}: version {to} {why}; versions that may be used: {may}")
+        target = found.row(0, named=True)
+        if usable.height and usable["version"][0] == to:
+            raise ModelStoreError(f"tenant {tenant}: version {to} is already the one in use")
+    newer = usable.filter(pl.col("version") > target["version"])["version"].to_list()
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    conn.execute("update main.model_versions set status = 'rolled_back', reason = ? "
+                 "where tenant = ? and version in (select unnest(?::varchar[]))",
+                 [f"rolled back by hand on {when} to {target['version']}", tenant, newer])
+    conn.execute("update main.model_versions set status = 'usable', reason = ? "
+                 "where tenant = ? and version = ? and status = 'rolled_back'",
+                 [f"put back in use by hand on {when}", tenant, target["version"]])
+    return usable_version(conn, tenant)
+
+
+def plans_from_rolled_back_versions(conn) -> pl.DataFrame:
+    """Tenants whose stored plan (``allocation_summary``) was made from a version since rolled back, with the
+    version it was made from (``planned_from``) and the version now in use (``in_use``, null when none is).
+    Empty before both tables exist. Works on a read-only connection."""
+    tables = {t for (t,) in conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+    if not {"model_versions", "allocation_summary"} <= tables:
+        return pl.DataFrame(schema={"tenant": pl.String, "planned_from": pl.String, "in_use": pl.String})
+    return pl.from_arrow(conn.execute(f"""
+        select a.tenant, a.model_version planned_from,
+               (select max(version) from main.model_versions u where u.tenant = a.tenant and u.status = 'usable'
+                  and u.code_version = '{CODE_VERSION}') in_use
+        from main.allocation_summary a join main.model_versions v on v.tenant = a.tenant and v.version = a.model_version
+        where a.channel = 'all' and v.status = 'rolled_back' order by a.tenant""").to_arrow_table())
