@@ -34,7 +34,7 @@ from weather_mmm.simulation.importer import tenant_margin
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.cities import load_cities
-from weather_mmm.weather.forecast import api_forecast, read_forecast_file, simulated_forecast
+from weather_mmm.weather.forecast import api_forecast, normal_forecast, read_forecast_file, simulated_forecast
 
 
 def risk_aversion() -> float:
@@ -73,9 +73,10 @@ class PlanConfig(dg.Config):
 
 def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.DataFrame, dt.date, str]:
     """(forecast rows, issue day, source). ``WEATHER_MMM_FORECAST_FILE`` when set (issued the day before its
-    first date); else, with ``WEATHER_MMM_FORECAST_SOURCE=api``, the Open-Meteo forecast issued today;
-    otherwise a simulated forecast for the last ``horizon_days()`` stored days, issued the day before them,
-    from the weather that then happened plus lead-time error (seeded by tenant)."""
+    first date); else, with ``WEATHER_MMM_FORECAST_SOURCE=api``, the Open-Meteo forecast issued today. Otherwise a
+    simulated tenant plans its last ``horizon_days()`` stored days, on a simulated forecast issued the day before
+    them (the weather that then happened plus lead-time error, seeded by tenant), so that the plan can be valued
+    on its truth; an imported tenant plans the days after its last one, on its cities' climatological normals."""
     path = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     if path:
         forecast = read_forecast_file(Path(path))
@@ -84,6 +85,11 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
         cities = load_cities()
         forecast = api_forecast([cities[c] for c in geos], horizon_days())
         return forecast, forecast["date"].min() - dt.timedelta(days=1), "Open-Meteo forecast API"
+    source = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0]
+    if source != "simulated":
+        climatology = load_climatology()
+        return normal_forecast({c: climatology[c] for c in geos}, last_day, horizon_days()), last_day, \
+            "climatological normals (no forecast: set WEATHER_MMM_FORECAST_FILE or WEATHER_MMM_FORECAST_SOURCE=api)"
     issued = last_day - dt.timedelta(days=horizon_days())
     observed = pl.from_arrow(conn.execute(
         "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",

@@ -2,6 +2,7 @@
 and the ground truth of plans on a real simulated tenant."""
 
 import datetime as dt
+import re
 
 import duckdb
 import numpy as np
@@ -245,7 +246,9 @@ def test_model_store_round_trip_and_rollback(tmp_path):
     assert store.usable_version(conn, "acme")["version"] == "v1"
     status = dict(conn.execute("select version, status from model_versions").fetchall())
     assert status == {"v0": "usable", "v1": "usable", "v2": "rolled_back", "v3": "not_converged"}
-    assert store.plans_from_rolled_back_versions(conn).rows() == [("acme", "v2", "v1")]  # to plan again
+    stale = store.plans_from_rolled_back_versions(conn)  # to plan again
+    assert stale.select("tenant", "planned_from", "in_use").rows() == [("acme", "v2", "v1")]
+    assert re.fullmatch(r"rolled back by hand on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to v1", stale["rolled_back"][0])
     with pytest.raises(ValueError, match="nothing to roll back to"):  # v0 is of an earlier model: never used
         store.rollback(conn, "acme")
     with pytest.raises(store.ModelStoreError, match="version v3 is not_converged: max R-hat 1.05; versions that may be used: v2, v1"):
@@ -298,6 +301,29 @@ def test_simulated_forecast_error_grows_with_lead(weather):
         errors.append((f["temperature_2m_mean"] - f["observed"]).to_numpy())
     sd = np.std(errors, axis=0)
     assert sd[0] == pytest.approx(1.5, rel=0.3) and sd[6] == pytest.approx(1.5 * np.sqrt(7), rel=0.3)
+
+
+def test_a_simulated_tenant_plans_its_last_week_on_a_forecast_and_an_imported_one_the_next_week_on_normals(
+        weather, monkeypatch):
+    from assets.allocation import _forecast
+
+    monkeypatch.delenv("WEATHER_MMM_FORECAST_FILE", raising=False)
+    monkeypatch.delenv("WEATHER_MMM_FORECAST_SOURCE", raising=False)
+    conn = duckdb.connect()
+    conn.register("w", weather.to_arrow())
+    conn.execute("create table main.weather_daily as select * from w")
+    conn.execute("create table main.tenant_catalog as select * from (values ('sim', 'simulated'), ('real', 'imported')) t(tenant, source)")
+    geos, last = {"seattle": 0.6, "chicago": 0.4}, dt.date(2023, 12, 31)
+    forecast, issued, source = _forecast(conn, "sim", geos, last)  # valued on the truth of days it has
+    assert issued == dt.date(2023, 12, 24) and forecast["date"].max() == last and source.startswith("simulated forecast")
+    forecast, issued, source = _forecast(conn, "real", geos, last)  # a real tenant's next week: no truth to value
+    assert issued == last and sorted(set(forecast["date"])) == [dt.date(2024, 1, k) for k in range(1, 8)]
+    assert source.startswith("climatological normals") and forecast["lead_days"].to_list() == [*range(1, 8)] * 2
+    january = weather.filter(pl.col("date").dt.month() == 1).group_by("city").agg(pl.col("temperature_2m_mean").mean())
+    for city, observed in january.filter(pl.col("city").is_in(list(geos))).iter_rows():  # normals near the real Januaries
+        assert forecast.filter(pl.col("city") == city)["temperature_2m_mean"].mean() == pytest.approx(observed, abs=3.0)
+    chicago = forecast.filter(pl.col("city") == "chicago")
+    assert (chicago["hdd"] > 15).all() and (chicago["snowfall_sum"] > 0).all()  # a Chicago January: cold, some snow
 
 
 def test_true_plans_on_a_simulated_tenant(weather):

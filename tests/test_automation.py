@@ -6,6 +6,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 import uuid
 
 import dagster as dg
@@ -17,6 +20,7 @@ from dagster._core.definitions.partitions.context import partition_loading_conte
 from dagster._core.storage.dagster_run import DagsterRun
 
 from sensors.failures import notify, record_failure
+from sensors.jobs import failure_messages
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
 from sensors.weather_files import EVENT_TAG, weather_files_sensor
 from weather_mmm.errors import WeatherMMMError
@@ -401,3 +405,53 @@ def test_every_declared_column_is_described_in_the_ui():
     assert not any(bare.values()), bare
     weather = {c.name: c.description for c in schemas["weather_daily"].columns}
     assert weather["snowfall_sum_flag"].startswith("how snowfall_sum was obtained: observed")
+
+
+def test_a_rollback_from_the_ui_puts_the_earlier_version_in_use_and_the_sensor_plans_again_once(warehouse):
+    from sensors.rollbacks import rolled_back_plans_sensor
+    from weather_mmm.definitions import build_definitions
+    from weather_mmm.models import store
+    from weather_mmm.models.mmm import CODE_VERSION
+
+    with duckdb.connect(str(warehouse)) as conn:
+        for version, status in (("v1", "usable"), ("v2", "usable"), ("v3", "not_converged")):
+            store.record_version(conn, {"tenant": "acme", "version": version, "engine": "numpyro", "data_fingerprint": "x",
+                                        "code_version": CODE_VERSION, "settings": "{}", "created_at": dt.datetime(2026, 1, 1),
+                                        "path": "", "holdout_r2": 0.5, "holdout_mape": 0.1, "status": status, "reason": ""})
+        conn.execute("create table main.allocation_summary as select 'acme' tenant, 'all' channel, 'v2' model_version")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenant", ["acme"])
+    job = build_definitions().get_job_def("rollback_model_job")
+
+    def tick():
+        return _tick(instance, None, rolled_back_plans_sensor)[0]
+
+    assert "every stored plan was made from a model version still in use" in tick().skip_message
+    failed = job.execute_in_process(partition_key="acme", instance=instance, raise_on_error=False,
+                                    run_config={"ops": {"rollback_model_version": {"config": {"to": "v3"}}}})
+    assert not failed.success and "tenant acme: version v3 is not_converged" in " ".join(failure_messages(failed))
+    done = job.execute_in_process(partition_key="acme", instance=instance)
+    assert done.success and done.output_for_node("rollback_model_version") == "v1"
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert dict(conn.execute("select version, status from model_versions").fetchall()) == {
+            "v1": "usable", "v2": "rolled_back", "v3": "not_converged"}
+    requests = tick().run_requests
+    assert [(r.job_name, r.partition_key, r.run_key[:len("rollback:acme:v2:v1:")]) for r in requests] == [
+        ("tenant_model_job", "acme", "rollback:acme:v2:v1:")]
+    assert set(requests[0].asset_selection) == {dg.AssetKey("budget_allocation"), dg.AssetKey("allocation_summary")}
+    assert tick().run_requests[0].run_key == requests[0].run_key  # the same rollback: Dagster runs its key once
+    time.sleep(1.1)  # the rollback's record has its time to the second
+    assert job.execute_in_process(partition_key="acme", instance=instance, run_config={
+        "ops": {"rollback_model_version": {"config": {"to": "v2"}}}}).success  # undone, and planned from v2 again...
+    assert "still in use" in tick().skip_message
+    assert job.execute_in_process(partition_key="acme", instance=instance).success  # ...then rolled back again
+    again = tick().run_requests
+    assert again[0].run_key.startswith("rollback:acme:v2:v1:") and again[0].run_key != requests[0].run_key
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(30)"
+    writer = subprocess.Popen([sys.executable, "-c", hold, str(warehouse)], stdout=subprocess.PIPE, text=True)
+    try:  # a run in another process writes the warehouse: the tick leaves it to the next
+        assert writer.stdout.readline().strip() == "locked"
+        assert "warehouse busy, looking again at the next tick" in tick().skip_message
+    finally:
+        writer.kill()
+        writer.wait()

@@ -16,7 +16,7 @@ from resources import WeatherSource, console_logger, warehouse_io_manager, wareh
 from sensors.failures import run_failure_recorder
 from sensors.jobs import JOBS
 from sensors.plan_constraints import plan_constraints_sensor
-from sensors.rollbacks import rolled_back_plans_sensor
+from sensors.rollbacks import rollback_model_job, rolled_back_plans_sensor
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
 from sensors.weather_files import weather_files_sensor
 
@@ -28,7 +28,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(MODULES),
         asset_checks=dg.load_asset_checks_from_modules(MODULES),
-        jobs=JOBS,
+        jobs=[*JOBS, rollback_model_job],
         schedules=[daily_weather_schedule, daily_tenant_data_schedule, weekly_model_schedule],
         sensors=[weather_files_sensor, plan_constraints_sensor, rolled_back_plans_sensor, run_failure_recorder],
         loggers={"console": console_logger},

@@ -163,7 +163,7 @@ def rollback(conn, tenant: str, to: str | None = None) -> dict:
         if usable.height and usable["version"][0] == to:
             raise ModelStoreError(f"tenant {tenant}: version {to} is already the one in use")
     newer = usable.filter(pl.col("version") > target["version"])["version"].to_list()
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     conn.execute("update main.model_versions set status = 'rolled_back', reason = ? "
                  "where tenant = ? and version in (select unnest(?::varchar[]))",
                  [f"rolled back by hand on {when} to {target['version']}", tenant, newer])
@@ -175,13 +175,15 @@ def rollback(conn, tenant: str, to: str | None = None) -> dict:
 
 def plans_from_rolled_back_versions(conn) -> pl.DataFrame:
     """Tenants whose stored plan (``allocation_summary``) was made from a version since rolled back, with the
-    version it was made from (``planned_from``) and the version now in use (``in_use``, null when none is).
-    Empty before both tables exist. Works on a read-only connection."""
+    version it was made from (``planned_from``), when and to what it was rolled back (``rolled_back``, its
+    reason) and the version now in use (``in_use``, null when none is). Empty before both tables exist. Works on a
+    read-only connection."""
     tables = {t for (t,) in conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
     if not {"model_versions", "allocation_summary"} <= tables:
-        return pl.DataFrame(schema={"tenant": pl.String, "planned_from": pl.String, "in_use": pl.String})
+        return pl.DataFrame(schema={"tenant": pl.String, "planned_from": pl.String, "rolled_back": pl.String,
+                                    "in_use": pl.String})
     return pl.from_arrow(conn.execute(f"""
-        select a.tenant, a.model_version planned_from,
+        select a.tenant, a.model_version planned_from, v.reason rolled_back,
                (select max(version) from main.model_versions u where u.tenant = a.tenant and u.status = 'usable'
                   and u.code_version = '{CODE_VERSION}') in_use
         from main.allocation_summary a join main.model_versions v on v.tenant = a.tenant and v.version = a.model_version

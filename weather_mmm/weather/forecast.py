@@ -9,7 +9,10 @@ forecast issued that day. Three sources give the same frame (one row per city an
 * the Open-Meteo forecast API in production (:func:`api_forecast`, through ``open_meteo.ForecastClient``);
 * in simulation (:func:`simulated_forecast`), the weather that actually happened plus an error that grows
   with the square root of the lead time, as forecast skill decays (the same error scale the simulation's
-  weather-triggered campaigns see).
+  weather-triggered campaigns see);
+* with no forecast at all (:func:`normal_forecast`), the cities' climatological normals: the expected weather
+  of each day of the year, all that is known of next week without a forecast (WMO's "climatological forecast",
+  the reference that forecast skill scores are measured against).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import numpy as np
 import polars as pl
 
 from weather_mmm.weather.cities import City
+from weather_mmm.weather.climatology import CityClimatology
+from weather_mmm.weather.normals import normal_weather
 from weather_mmm.weather.open_meteo import ForecastClient
 from weather_mmm.weather.seeds import WeatherRecord
 from weather_mmm.weather.signals import DEGREE_DAY_BASE_C
@@ -139,6 +144,17 @@ def simulated_forecast(observed: pl.DataFrame, issued: dt.date, days: int, seed:
     noisy["precipitation_sum"] = np.maximum(noisy["precipitation_sum"], 0.0)
     noisy["snowfall_sum"] = np.maximum(noisy["snowfall_sum"], 0.0)
     return _with_degree_days(rows.select("city", "date").with_columns(lead_days=pl.Series(lead), **noisy))
+
+
+def normal_forecast(climatology: dict[str, CityClimatology], issued: dt.date, days: int) -> pl.DataFrame:
+    """The climatological forecast issued on ``issued`` for the next ``days`` days of each city in
+    ``climatology``: its day-of-year normals (:func:`weather_mmm.weather.normals.normal_weather`; degree days are
+    expected degree days). Columns as the other sources', plus ``hdd`` and ``cdd`` (°C·day); rows city x day."""
+    horizon = [issued + dt.timedelta(days=k) for k in range(1, days + 1)]
+    return pl.concat([
+        normal_weather(clim, horizon).select("date", *FORECAST_VARIABLES, "hdd", "cdd").with_columns(
+            city=pl.lit(city), lead_days=pl.Series(range(1, days + 1)))
+        for city, clim in sorted(climatology.items())]).select("city", "date", "lead_days", *FORECAST_VARIABLES, "hdd", "cdd")
 
 
 def planning_weather(observed: pl.DataFrame, forecast: pl.DataFrame) -> dict[str, pl.DataFrame]:
