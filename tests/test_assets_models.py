@@ -141,38 +141,42 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert main(["run", "--weather-only"]) == 0
     assert f"error: {standing}: not YAML" in capsys.readouterr().err
     assert main(["plan", "nobody"]) == 2 and "tenant nobody is not in the catalog" in capsys.readouterr().err
-    # Model versions: a newer version (the same draws) is in use and planned from; `rollback` puts the first back in
-    # use and plans from it. A plan made from a version rolled back without planning (`--no-plan`, or by hand) is
-    # planned again by the daemon's sensor, once.
+    # Model versions: the fit is in use and planned from, beside an older version (the same draws); `rollback` puts
+    # the older back in use. A plan made from a version rolled back without planning (`--no-plan`, or by hand) is
+    # planned again by the daemon's sensor, once; `rollback` without `--no-plan` plans at once.
     standing.unlink()
-    newer = "29991231T000000000000Z"
+    older = "20000101T000000000000Z"
     with duckdb.connect(str(warehouse)) as conn:
-        first = conn.execute("select version from model_versions").fetchone()[0]
-        conn.execute("insert into model_versions select * replace (? as version) from model_versions", [newer])
+        fit = conn.execute("select version from model_versions").fetchone()[0]
+        conn.execute("insert into model_versions select * replace (? as version) from model_versions", [older])
     assert main(["plan", TENANT]) == 0
     capsys.readouterr()
     assert main(["models", TENANT]) == 0
     listed = capsys.readouterr().out
-    assert re.search(rf"\| {newer} .*\| usable: .*\| in use, stored plan \|", listed)
-    assert re.search(rf"\| {first} .*\| usable: .*\| +\|", listed)
+    assert re.search(rf"\| {fit} .*\| usable: .*\| in use, stored plan \|", listed)
+    assert re.search(rf"\| {older} .*\| usable: .*\| +\|", listed)
     assert main(["rollback", TENANT, "--no-plan"]) == 0
     out = capsys.readouterr().out
-    assert f"{TENANT}: model version {first} in use again (was {newer})" in out
-    assert re.search(rf"\| {newer} .*\| rolled_back: rolled back by hand on .* to {first} +\| stored plan \|", out)
-    assert re.search(rf"\| {first} .*\| in use +\|", out)
+    assert f"{TENANT}: model version {older} in use again (was {fit})" in out
+    assert re.search(rf"\| {fit} .*\| rolled_back: rolled back by hand on .* to {older} +\| stored plan \|", out)
+    assert re.search(rf"\| {older} .*\| in use +\|", out)
+    assert main(["show", TENANT]) == 0  # the fit's tables, with its status now
+    shown = capsys.readouterr().out
+    assert re.search(r"\| model_status +\| rolled_back +\|", shown)
+    assert re.search(rf"\| status +\| rolled_back: rolled back by hand on .* to {older} \(at fit time not_converged: ", shown)  # set usable by hand above
     tick = _rollback_tick()
-    assert [(r.partition_key, r.run_key.rsplit(":", 1)[0]) for r in tick.run_requests] == [(TENANT, f"rollback:{TENANT}:{newer}:{first}")]
+    assert [(r.partition_key, r.run_key.rsplit(":", 1)[0]) for r in tick.run_requests] == [(TENANT, f"rollback:{TENANT}:{fit}:{older}")]
     assert set(tick.run_requests[0].asset_selection) == {dg.AssetKey("budget_allocation"), dg.AssetKey("allocation_summary")}
-    assert main(["rollback", TENANT, "--to", newer, "--no-plan"]) == 0  # undone: the plan is from the version in use
-    assert "in use again (was " + first in capsys.readouterr().out
+    assert main(["rollback", TENANT, "--to", fit, "--no-plan"]) == 0  # undone: the plan is from the version in use
+    assert f"in use again (was {older})" in capsys.readouterr().out
     assert not _rollback_tick().run_requests
-    assert main(["rollback", TENANT]) == 0  # and again, planning from the first version at once
+    assert main(["rollback", TENANT]) == 0  # and again, planning from the older version at once
     out = capsys.readouterr().out
-    assert re.search(rf"planned again from {first}: expected lift over the current allocation [+-][\d,]+ USD", out)
+    assert re.search(rf"planned again from {older}: expected lift over the current allocation [+-][\d,]+ USD", out)
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        assert conn.execute("select distinct model_version from allocation_summary").fetchall() == [(first,)]
+        assert conn.execute("select distinct model_version from allocation_summary").fetchall() == [(older,)]
     assert "every stored plan was made from a model version still in use" in _rollback_tick().skip_message
-    assert main(["rollback", TENANT]) == 2  # the newest usable is the only one
+    assert main(["rollback", TENANT]) == 2  # the one usable version is in use
     assert "nothing to roll back to" in capsys.readouterr().err
     assert main(["models", "nobody"]) == 2 and "tenant nobody has no model version in" in capsys.readouterr().err
 

@@ -76,13 +76,13 @@ def read_sql(conn: duckdb.DuckDBPyConnection, sql: str, *params) -> pl.DataFrame
 def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The main job's closing table, one row per tenant with a model: tier; holdout R² of the best baseline and
     of the MMM; per channel the MMM's ROAS with its 90 % interval next to the true ROAS; the weather share of
-    revenue (estimated vs true, %); the model version's status; the lift tests it was calibrated with (the
+    revenue (estimated vs true, %); the fit's model version's status now (``rolled_back`` once rolled back); the lift tests it was calibrated with (the
     test's ROAS, then the fit's for the same spend); the recommended change of budget per channel ("keep the
     current allocation" when no channel moves by 0.5 %; "no plan" without a usable model version; marked when
     the posterior-mean plan was not sure enough to beat the current allocation and the risk-adjusted plan was
     taken; naming the constraint fields set, standing or the run's) and the expected lift (USD over the horizon, 90 % interval).
 
-    Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``mmm_effects``,
+    Sources: ``tenant_catalog``, ``baseline_summary``, ``mmm_diagnostics``, ``model_versions``, ``mmm_effects``,
     ``tenant_ground_truth``, ``allocation_summary``. Missing tables leave their columns empty.
     """
     have = table_names(conn)
@@ -94,8 +94,10 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                          on="tenant", how="left")
     if "mmm_diagnostics" not in have:
         return rows
-    rows = rows.join(read_sql(conn, "select tenant, round(holdout_r2, 3) r2_mmm, status model_status from main.mmm_diagnostics"),
-                     on="tenant", how="inner")
+    status = ("coalesce(v.status, d.status)", "left join main.model_versions v on v.tenant = d.tenant and v.version = d.model_version") \
+        if "model_versions" in have else ("d.status", "")  # the status now: the fit may have been rolled back since
+    rows = rows.join(read_sql(conn, f"select d.tenant, round(d.holdout_r2, 3) r2_mmm, {status[0]} model_status "
+                                    f"from main.mmm_diagnostics d {status[1]}"), on="tenant", how="inner")
     effects = read_sql(conn, "select * from main.mmm_effects")
     truth = (read_sql(conn, "select tenant, key, parameter, value from main.tenant_ground_truth "
                          "where parameter in ('true_roas', 'weather_share')")
