@@ -24,7 +24,8 @@ from resources import WAREHOUSE_POOL
 from resources.warehouse import tenant_tables
 from weather_mmm.allocation import quality
 from weather_mmm.allocation.horizon import DEFAULT_HORIZON_DAYS, horizon_weather, spend_history
-from weather_mmm.allocation.optimize import DEFAULT_BOUND_SHARE, DEFAULT_RISK_AVERSION, InfeasibleAllocation, allocate
+from weather_mmm.allocation.optimize import (CURRENT_DAYS, DEFAULT_BOUND_SHARE, DEFAULT_RISK_AVERSION, InfeasibleAllocation,
+                                             allocate)
 from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, merged, read_standing,
                                              standing_tenants, validate)
 from weather_mmm.allocation.standing import fingerprint as constraints_fingerprint
@@ -34,7 +35,8 @@ from weather_mmm.simulation.importer import tenant_margin
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.cities import load_cities
-from weather_mmm.weather.forecast import api_forecast, normal_forecast, read_forecast_file, simulated_forecast
+from weather_mmm.weather.forecast import (ForecastInputError, api_forecast, normal_forecast, read_forecast_file,
+                                         simulated_forecast)
 
 
 def risk_aversion() -> float:
@@ -101,8 +103,19 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
 def plan_inputs(conn, tenant: str, fit, geos: dict, last_day: dt.date) -> tuple[list[dt.date], np.ndarray, np.ndarray, dt.date, str]:
     """What a plan of ``tenant`` from ``fit`` reads, on a warehouse connection: (horizon dates, [H + MAX_LAG, G, W]
     model weather from the forecast (:func:`_forecast`) and the 21 observed days before it, [28, G, C] spend
-    history up to the issue day, issue day, forecast source). ``last_day``: the tenant's last stored day."""
+    history up to the issue day, issue day, forecast source). ``last_day``: the tenant's last stored day.
+
+    Raises:
+        ForecastInputError: the forecast is unreadable, lacks a city the tenant sells in, or is issued after the
+            tenant's last stored day (no spend history to plan from); names the tenant, source and days."""
     forecast, issued, source = _forecast(conn, tenant, geos, last_day)
+    if missing := sorted(set(geos) - set(forecast["city"])):
+        raise ForecastInputError(f"tenant {tenant}: the {source} has no rows for {', '.join(missing)}, where it sells")
+    if issued > last_day:
+        raise ForecastInputError(
+            f"tenant {tenant}: the {source} is issued {issued}, after the tenant's last stored day {last_day}; a plan "
+            f"starts from the spend of the {CURRENT_DAYS} days up to its issue day: store the tenant's data up to "
+            f"{issued}, or plan on a forecast file of the days after {last_day}")
     observed = pl.from_arrow(conn.execute(
         "select * from main.weather_daily where city in (select unnest(?::varchar[])) and date > ? and date <= ?",
         [list(geos), issued - dt.timedelta(days=21), issued]).to_arrow_table())
@@ -138,6 +151,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     Raises:
         dagster.Failure: the tenant has no usable model version (none converged without drift), its constraints are
             malformed (names the file or run config and the field) or cannot be met (says which).
+        ForecastInputError: see :func:`plan_inputs`.
     """
     tenant = one_tenant(context.partition_keys)
     with duckdb.get_connection() as conn:

@@ -303,8 +303,8 @@ def test_simulated_forecast_error_grows_with_lead(weather):
     assert sd[0] == pytest.approx(1.5, rel=0.3) and sd[6] == pytest.approx(1.5 * np.sqrt(7), rel=0.3)
 
 
-def test_a_simulated_tenant_plans_its_last_week_on_a_forecast_and_an_imported_one_the_next_week_on_normals(
-        weather, monkeypatch):
+def test_the_plan_horizon_a_tenant_gets_and_the_forecasts_it_cannot_plan_from(
+        weather, monkeypatch, tmp_path):
     from assets.allocation import _forecast
 
     monkeypatch.delenv("WEATHER_MMM_FORECAST_FILE", raising=False)
@@ -324,6 +324,18 @@ def test_a_simulated_tenant_plans_its_last_week_on_a_forecast_and_an_imported_on
         assert forecast.filter(pl.col("city") == city)["temperature_2m_mean"].mean() == pytest.approx(observed, abs=3.0)
     chicago = forecast.filter(pl.col("city") == "chicago")
     assert (chicago["hdd"] > 15).all() and (chicago["snowfall_sum"] > 0).all()  # a Chicago January: cold, some snow
+    from assets.allocation import plan_inputs
+
+    late = tmp_path / "forecast.csv"  # a file for days the tenant has no spend before: nothing to plan from
+    late.write_text("city,date,temperature_2m_mean,precipitation_sum,snowfall_sum\n"
+                    + "".join(f"{c},2024-03-0{d},1.0,0.0,0.0\n" for c in geos for d in range(1, 8)))
+    monkeypatch.setenv("WEATHER_MMM_FORECAST_FILE", str(late))
+    with pytest.raises(ForecastInputError, match=rf"tenant real: the forecast file {late} is issued 2024-02-29, after "
+                                                 r"the tenant's last stored day 2023-12-31; .*store the tenant's data up to 2024-02-29"):
+        plan_inputs(conn, "real", None, geos, last)
+    late.write_text(late.read_text().replace("chicago", "phoenix"))
+    with pytest.raises(ForecastInputError, match="tenant real: the forecast file .* has no rows for chicago, where it sells"):
+        plan_inputs(conn, "real", None, geos, last)
 
 
 def test_true_plans_on_a_simulated_tenant(weather):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from weather_mmm.errors import WeatherMMMError
 from weather_mmm.weather.cities import City
 from weather_mmm.weather.climatology import CityClimatology
 from weather_mmm.weather.normals import normal_weather
@@ -35,7 +36,7 @@ FORECAST_VARIABLES = ("temperature_2m_mean", "precipitation_sum", "snowfall_sum"
 ERROR_SD = {"temperature_2m_mean": 1.5, "precipitation_sum": 2.5, "snowfall_sum": 2.0}
 
 
-class ForecastInputError(ValueError):
+class ForecastInputError(WeatherMMMError, ValueError):
     """A forecast file or frame that cannot be used (names the file, city, date or column)."""
 
 
