@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from weather_mmm.errors import WeatherMMMError
-from weather_mmm.reports import portfolio_summary, open_warehouse
+from weather_mmm.reports import open_warehouse, portfolio_summary
 
 
 def _plan(tenant: str, moves: dict[str, float], **all_row) -> list[dict]:

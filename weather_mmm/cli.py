@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.allocation.standing import PlanConstraintsError, standing_tenants
     from weather_mmm.definitions import build_definitions
-    from weather_mmm.reports import evidence_summary, portfolio_summary, open_warehouse, tenant_summary
+    from weather_mmm.reports import evidence_summary, open_warehouse, portfolio_summary, tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
 
@@ -145,7 +145,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     import polars as pl
 
     from weather_mmm.report_html import tenant_report
-    from weather_mmm.reports import fit_facts, portfolio_summary, open_warehouse
+    from weather_mmm.reports import fit_facts, open_warehouse, portfolio_summary
     from weather_mmm.tables import text_table
 
     path = _warehouse()
