@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-from pathlib import Path
 
 import dagster as dg
 
@@ -90,11 +89,13 @@ def weather_files_sensor(context: dg.SensorEvaluationContext):
         return _stage_requests(pending)
     if os.environ.get("WEATHER_MMM_WEATHER_SOURCE") == "api":
         return _api_tick(context, state)
-    seeds = settings.env_path("WEATHER_MMM_WEATHER_SEEDS", Path(""))
-    if not str(seeds) or not Path(seeds).is_dir() or Path(seeds) == settings.PROJECT_ROOT:
-        return dg.SkipReason("WEATHER_MMM_WEATHER_SEEDS is not a folder: nothing to watch")
+    if not os.environ.get("WEATHER_MMM_WEATHER_SEEDS"):
+        return dg.SkipReason("WEATHER_MMM_WEATHER_SEEDS is not set: no seed folder to watch")
+    seeds = settings.env_path("WEATHER_MMM_WEATHER_SEEDS", settings.PROJECT_ROOT)
+    if not seeds.is_dir():
+        return dg.SkipReason(f"WEATHER_MMM_WEATHER_SEEDS ({seeds}) is not a folder: nothing to watch")
     cities = set(load_cities())
-    new = snapshot(Path(seeds), cities)
+    new = snapshot(seeds, cities)
     if "snapshot" not in state:
         context.update_cursor(json.dumps({"snapshot": new, "pending": None}))
         return dg.SkipReason(f"first look at {seeds}: {len(new)} seed file(s) recorded")

@@ -40,6 +40,21 @@ def _succeed(instance, event, stage, job):
                                 tags={EVENT_TAG: event, "weather_mmm/stage": stage}))
 
 
+def test_the_weather_sensor_without_a_seed_folder_skips_and_says_why(tmp_path, monkeypatch):
+    """``./dev ui`` as the README opens it, without WEATHER_MMM_WEATHER_SEEDS: the sensor skips, in the project's
+    folder or any other, rather than failing each tick on the folder the daemon happens to run in."""
+    instance = dg.DagsterInstance.ephemeral()
+    monkeypatch.delenv("WEATHER_MMM_WEATHER_SEEDS", raising=False)
+    monkeypatch.delenv("WEATHER_MMM_WEATHER_SOURCE", raising=False)
+    for folder in (tmp_path, os.getcwd()):
+        monkeypatch.chdir(folder)
+        result, cursor = _tick(instance, None)
+        assert result.skip_message == "WEATHER_MMM_WEATHER_SEEDS is not set: no seed folder to watch" and cursor is None
+    monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(tmp_path / "nowhere"))
+    result, _ = _tick(instance, None)
+    assert result.skip_message == f"WEATHER_MMM_WEATHER_SEEDS ({tmp_path / 'nowhere'}) is not a folder: nothing to watch"
+
+
 def test_weather_sensor_one_event_one_refresh_in_order(seeds_copy, monkeypatch):
     monkeypatch.setenv("WEATHER_MMM_WEATHER_SEEDS", str(seeds_copy))
     instance = dg.DagsterInstance.ephemeral()
