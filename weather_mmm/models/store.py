@@ -182,9 +182,9 @@ def plans_from_rolled_back_versions(conn) -> pl.DataFrame:
     if not {"model_versions", "allocation_summary"} <= tables:
         return pl.DataFrame(schema={"tenant": pl.String, "planned_from": pl.String, "rolled_back": pl.String,
                                     "in_use": pl.String})
-    return pl.from_arrow(conn.execute(f"""
+    return pl.from_arrow(conn.execute("""
         select a.tenant, a.model_version planned_from, v.reason rolled_back,
                (select max(version) from main.model_versions u where u.tenant = a.tenant and u.status = 'usable'
-                  and u.code_version = '{CODE_VERSION}') in_use
+                  and u.code_version = ?) in_use
         from main.allocation_summary a join main.model_versions v on v.tenant = a.tenant and v.version = a.model_version
-        where a.channel = 'all' and v.status = 'rolled_back' order by a.tenant""").to_arrow_table())
+        where a.channel = 'all' and v.status = 'rolled_back' order by a.tenant""", [CODE_VERSION]).to_arrow_table())
