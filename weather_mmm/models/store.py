@@ -164,12 +164,14 @@ def rollback(conn, tenant: str, to: str | None = None) -> dict:
             raise ModelStoreError(f"tenant {tenant}: version {to} is already the one in use")
     newer = usable.filter(pl.col("version") > target["version"])["version"].to_list()
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    conn.begin()  # both updates or neither
     conn.execute("update main.model_versions set status = 'rolled_back', reason = ? "
                  "where tenant = ? and version in (select unnest(?::varchar[]))",
                  [f"rolled back by hand on {when} to {target['version']}", tenant, newer])
     conn.execute("update main.model_versions set status = 'usable', reason = ? "
                  "where tenant = ? and version = ? and status = 'rolled_back'",
                  [f"put back in use by hand on {when}", tenant, target["version"]])
+    conn.commit()
     return usable_version(conn, tenant)
 
 
