@@ -75,7 +75,8 @@ class PlanConfig(dg.Config):
 
 def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.DataFrame, dt.date, str]:
     """(forecast rows, issue day, source). ``WEATHER_MMM_FORECAST_FILE`` when set (issued the day before its
-    first date); else, with ``WEATHER_MMM_FORECAST_SOURCE=api``, the Open-Meteo forecast issued today. Otherwise a
+    first date); else, with ``WEATHER_MMM_FORECAST_SOURCE=api``, the Open-Meteo forecast of the days after today,
+    or from today when the tenant's data end yesterday (:func:`api_forecast`). Otherwise a
     simulated tenant plans its last ``horizon_days()`` stored days, on a simulated forecast issued the day before
     them (the weather that then happened plus lead-time error, seeded by tenant), so that the plan can be valued
     on its truth; an imported tenant plans the days after its last one, on its cities' climatological normals."""
@@ -85,7 +86,7 @@ def _forecast(conn, tenant: str, geos: dict, last_day: dt.date) -> tuple[pl.Data
         return forecast, forecast["date"].min() - dt.timedelta(days=1), f"forecast file {path}"
     if os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated") == "api":
         cities = load_cities()
-        forecast = api_forecast([cities[c] for c in geos], horizon_days())
+        forecast = api_forecast([cities[c] for c in geos], horizon_days(), after=last_day)
         return forecast, forecast["date"].min() - dt.timedelta(days=1), "Open-Meteo forecast API"
     source = conn.execute("select source from main.tenant_catalog where tenant = ?", [tenant]).fetchone()[0]
     if source != "simulated":

@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+import responses
 
 from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
@@ -23,6 +24,7 @@ from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.daily import build_weather_daily
 from weather_mmm.weather.forecast import ForecastInputError, read_forecast_file, simulated_forecast
+from weather_mmm.weather.open_meteo import FORECAST_URL
 from weather_mmm.weather.seeds import read_seed_folder
 
 H = 7
@@ -336,6 +338,21 @@ def test_the_plan_horizon_a_tenant_gets_and_the_forecasts_it_cannot_plan_from(
     late.write_text(late.read_text().replace("chicago", "phoenix"))
     with pytest.raises(ForecastInputError, match="tenant real: the forecast file .* has no rows for chicago, where it sells"):
         plan_inputs(conn, "real", None, geos, last)
+    # the forecast API, answering from 2024-01-01 (today): a tenant whose sales end yesterday plans from today
+    monkeypatch.delenv("WEATHER_MMM_FORECAST_FILE")
+    monkeypatch.setenv("WEATHER_MMM_FORECAST_SOURCE", "api")
+    with responses.RequestsMock() as api:
+        for city in ("seattle", "chicago"):  # each city's last 8 days of 2023, served as the API's 8 days from today
+            days = weather.filter(pl.col("city") == city).sort("date").tail(8)
+            daily = {"time": [f"2024-01-0{k}" for k in range(1, 9)],
+                     **{c: days[c].to_list() for c in ("temperature_2m_max", "temperature_2m_min", "temperature_2m_mean",
+                                                       "precipitation_sum", "snowfall_sum")}}
+            latitude = responses.matchers.query_param_matcher({"latitude": str(load_cities()[city].latitude)}, strict_match=False)
+            api.get(FORECAST_URL, json={"daily": daily}, match=[latitude])
+        forecast, issued, source = _forecast(conn, "real", geos, last)
+        assert issued == last and forecast["date"].min() == dt.date(2024, 1, 1) and source == "Open-Meteo forecast API"
+        with pytest.raises(ForecastInputError, match="issued 2023-12-31, after the tenant's last stored day 2023-12-20"):
+            plan_inputs(conn, "real", None, geos, dt.date(2023, 12, 20))  # sales 11 days old: nothing to plan from
 
 
 def test_true_plans_on_a_simulated_tenant(weather):

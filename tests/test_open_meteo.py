@@ -104,6 +104,15 @@ def test_api_forecast_gives_the_planning_frame_and_names_what_is_missing(open_me
     assert frame["lead_days"].to_list() == list(range(1, 8))
     assert frame["temperature_2m_mean"].to_list() == doc["daily"]["temperature_2m_mean"][1:]
     assert (frame["hdd"] - (18 - frame["temperature_2m_mean"]).clip(lower_bound=0)).abs().max() < 1e-9
+    # sales stored up to yesterday (they lag a day): the plan's week starts today, issued yesterday
+    today = dt.date.fromisoformat(doc["daily"]["time"][0])
+    for last, first in ((today - dt.timedelta(days=1), today), (today, today + dt.timedelta(days=1)),
+                        (today + dt.timedelta(days=3), today + dt.timedelta(days=1))):
+        frame = api_forecast([get_city("phoenix")], 7, ForecastClient(session=make_session(retries=0)), after=last)
+        assert frame["date"].min() == first and frame.height == 7 and frame["lead_days"].to_list() == list(range(1, 8))
+    stale = api_forecast([get_city("phoenix")], 7, ForecastClient(session=make_session(retries=0)),
+                         after=today - dt.timedelta(days=5))  # issued yesterday: the plan refuses it (test_allocation)
+    assert stale["date"].min() == today
     # Chicago's record has no snowfall: the forecast is refused, naming city and variable
     chicago = json.loads((open_meteo_dir / "chicago.json").read_text())
     chicago["daily"] = {k: v[-8:] for k, v in chicago["daily"].items()}

@@ -111,9 +111,12 @@ def forecast_frame(records: dict[str, WeatherRecord], issued: dt.date, days: int
     return _with_degree_days(frame).sort("city", "date")
 
 
-def api_forecast(cities: list[City], days: int, client: ForecastClient | None = None) -> pl.DataFrame:
-    """A forecast issued today (the API's first day, in each city's time zone) for the ``days`` days after it,
-    from the Open-Meteo forecast API.
+def api_forecast(cities: list[City], days: int, client: ForecastClient | None = None,
+                 after: dt.date | None = None) -> pl.DataFrame:
+    """A forecast from the Open-Meteo forecast API, which answers from today (its first day, in each city's time
+    zone): for the ``days`` days after today; or, with ``after`` (the last day with stored data) yesterday, for
+    the ``days`` days from today, issued ``after``, so that a plan starts the day after the data ends, as sales
+    data usually lag a day. With ``after`` older than yesterday it is issued yesterday; the caller decides.
 
     Raises:
         WeatherSourceUnavailable: HTTP error, retries exhausted or timeout (names the URL).
@@ -121,8 +124,8 @@ def api_forecast(cities: list[City], days: int, client: ForecastClient | None = 
     """
     client = client or ForecastClient()
     records = {c.city: client.fetch(c, days + 1) for c in cities}
-    issued = min(r.frame["date"].min() for r in records.values())
-    return forecast_frame(records, issued, days)
+    today = min(r.frame["date"].min() for r in records.values())
+    return forecast_frame(records, today if after is None or after >= today else today - dt.timedelta(days=1), days)
 
 
 def simulated_forecast(observed: pl.DataFrame, issued: dt.date, days: int, seed: int = 0) -> pl.DataFrame:
