@@ -41,8 +41,8 @@ def _succeed(instance, event, stage, job):
 
 
 def test_the_weather_sensor_without_a_seed_folder_skips_and_says_why(tmp_path, monkeypatch):
-    """``./dev ui`` as the README opens it, without WEATHER_MMM_WEATHER_SEEDS: the sensor skips, in the project's
-    folder or any other, rather than failing each tick on the folder the daemon happens to run in."""
+    """``./dev ui`` without WEATHER_MMM_WEATHER_SEEDS (the README's command sets it; before, it did not): the sensor
+    skips, in the project's folder or any other, rather than failing each tick on the folder the daemon runs in."""
     instance = dg.DagsterInstance.ephemeral()
     monkeypatch.delenv("WEATHER_MMM_WEATHER_SEEDS", raising=False)
     monkeypatch.delenv("WEATHER_MMM_WEATHER_SOURCE", raising=False)
