@@ -261,6 +261,7 @@ def _versions_table(conn, tenant: str):
                        tenant)["model_version"].to_list() if "allocation_summary" in table_names(conn) else []
     return rows.select(
         "version", created_utc=pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S"), model="code_version",
+        data=pl.col("data_fingerprint").str.slice(0, 8),  # equal: fitted on the same inputs
         holdout_r2=pl.col("holdout_r2").round(3), holdout_mape=pl.format("{}%", (100 * pl.col("holdout_mape")).round(1)),
         status=pl.format("{}: {}", "status", "reason"),
         plans=pl.concat_str(pl.when(pl.col("version") == in_use).then(pl.lit("in use")),
@@ -269,8 +270,8 @@ def _versions_table(conn, tenant: str):
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """Print a tenant's model versions, newest first: when fitted, by which model, holdout scores, status, and
-    which one its plans use."""
+    """Print a tenant's model versions, newest first: when fitted, by which model, on which inputs (the start of the
+    data fingerprint), holdout scores, status, and which one its plans use."""
     from weather_mmm.reports import open_warehouse
     from weather_mmm.tables import text_table
 
