@@ -9,9 +9,10 @@ job, the command line or Python) -> its budget allocation is planned again from 
 without waiting for the weekly schedule.
 
 Each request's run key is the tenant, the version the plan was made from, the version now in use and a digest of
-the rollback's record (which has its time, to the second), so one rollback is planned once however often the daemon looks, and a later one again. A tenant with no version
-in use is left out (its plan would fail for want of one). The warehouse is read only when no run is writing it:
-a busy warehouse is a skipped tick, looked at again at the next.
+the rollback's record (which has its time, to the second), so one rollback is planned once however often the
+daemon looks, and a later one again. A tenant with no version in use is left out (its plan would fail for want
+of one). The warehouse is read only when no run is writing it: a busy warehouse is a skipped tick, looked at
+again at the next.
 """
 
 import hashlib

@@ -141,7 +141,7 @@ def rollback(conn, tenant: str, to: str | None = None) -> dict:
     rows = versions(conn, tenant)
     eligible = rows.filter(pl.col("status").is_in(["usable", "rolled_back"]) & (pl.col("code_version") == CODE_VERSION)) \
         if rows.height else rows
-    usable = _usable(conn, tenant)
+    usable = eligible.filter(pl.col("status") == "usable") if eligible.height else eligible  # newest first, as rows
     if to is None:
         if usable.height < 2:
             raise ModelStoreError(f"tenant {tenant}: {usable.height} usable model version(s) of model {CODE_VERSION}; "
