@@ -28,11 +28,11 @@ from weather_mmm.allocation.optimize import (CURRENT_DAYS, DEFAULT_BOUND_SHARE, 
                                              allocate)
 from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, merged, read_standing,
                                              standing_tenants, validate)
-from weather_mmm.allocation.standing import fingerprint as constraints_fingerprint
 from weather_mmm.models import store
 from weather_mmm.settings import imports_dir, plan_constraints_path
 from weather_mmm.simulation.importer import tenant_margin
 from weather_mmm.tables import markdown_table
+from weather_mmm.tenant_files import entry_fingerprint
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.forecast import (ForecastInputError, api_forecast, normal_forecast, read_forecast_file,
@@ -187,7 +187,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                             f"to no plan: {', '.join(unknown)}")
     table = plan.table(tenant)
     summary = plan.summary(tenant).with_columns(model_version=pl.lit(version["version"]), forecast_source=pl.lit(source),
-                                                issued=pl.lit(issued), constraints=pl.lit(constraints_fingerprint(fields)))
+                                                issued=pl.lit(issued), constraints=pl.lit(entry_fingerprint(fields)))
     per_channel = summary.filter(pl.col("channel") != "all").select(
         "channel", current=pl.col("current_spend").round(0), recommended=pl.col("recommended_spend").round(0),
         mroas=pl.col("mroas_mean").round(2), saturation=pl.col("saturation").round(2))
@@ -202,7 +202,7 @@ def budget_allocation(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
         **figure_metadata(duckdb, tenant, {"budget_allocation": table, "allocation_summary": summary}, ["mmm_curves"],
                           ["allocation", "response_curves"]),
     }, output_name="budget_allocation")
-    inputs = allocation_inputs(model_inputs, version["version"], margin, constraints_fingerprint(fields))
+    inputs = allocation_inputs(model_inputs, version["version"], margin, entry_fingerprint(fields))
     return versioned(table, "budget_allocation", ALLOCATION_CODE, inputs), versioned(summary, "allocation_summary", ALLOCATION_CODE, inputs)
 
 

@@ -14,10 +14,10 @@ from assets.features import tenant_features
 from assets.figures import figure_metadata
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
-from assets.versions import MODELS_CODE, mmm_inputs, tenant_model_inputs, versioned
+from assets.versions import MODELS_CODE, mmm_inputs, stated_priors, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
-from weather_mmm.models import mmm, mmm_quality, store
-from weather_mmm.settings import models_dir
+from weather_mmm.models import mmm, mmm_quality, priors, store
+from weather_mmm.settings import models_dir, priors_path
 from weather_mmm.simulation.oracle import oracle_errors
 from weather_mmm.tables import markdown_table
 from weather_mmm.weather.climatology import load_climatology
@@ -46,7 +46,8 @@ def mmm_settings() -> mmm.MMMSettings:
 )
 def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """One tenant's Bayesian MMM (``weather_mmm.models.mmm``), fitted per geo (its sales, spend and city weather)
-    on the baselines' training days, calibrated with its lift tests (``tenant_experiments``) when it ran any.
+    on the baselines' training days, calibrated with its lift tests (``tenant_experiments``) when it ran any, with
+    the ROAS priors its team stated (``WEATHER_MMM_PRIORS``, ``weather_mmm.models.priors``) where it stated any.
 
     Tables: ``mmm_effects`` (kind roas | mroas | weather_share | weather_effect | lift_test; ``mmm.effects_table``),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
@@ -58,9 +59,10 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
         data = model_tables(conn, tenant, matrix)
-    input_version = mmm_inputs(tenant_model_inputs(matrix, data), data["experiments"])
+    input_version = mmm_inputs(tenant_model_inputs(matrix, data), data["experiments"], stated_priors(tenant))
     inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology(),
                                data["experiments"])
+    inputs = mmm.with_roas_priors(inputs, priors.read_priors(priors_path(), tenant), f"{priors_path()}: {tenant}")
     for note in inputs.lift_tests_unused:
         context.log.warning(f"{tenant}: {note}; the fit does not use it")
     fit = mmm.fit_mmm(inputs, mmm_settings())
@@ -94,6 +96,9 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         "model_version": version, "status": f"{status}: {reason}", "shifted_inputs": shifted or "none",
         "lift_tests": dg.MetadataValue.json({"used": [t["experiment"] for t in inputs.lift_tests],
                                              "left_out": list(inputs.lift_tests_unused)}),
+        "stated_roas_priors": dg.MetadataValue.json({c: [round(v, 3) for v in priors.interval(tuple(p))]
+                                                     for c, p in zip(inputs.channels, inputs.roas_prior)
+                                                     if c in inputs.roas_prior_stated}),
         **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")

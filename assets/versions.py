@@ -21,6 +21,7 @@ import polars as pl
 
 from weather_mmm import settings
 from weather_mmm.allocation import standing
+from weather_mmm.models import priors
 from weather_mmm.versions import fingerprint, source_version
 from weather_mmm.weather.climatology import CLIMATOLOGY_FILE
 
@@ -67,7 +68,7 @@ def tenant_model_inputs(matrix: pl.DataFrame, data: dict) -> str:
     """Fingerprint of what a tenant's models read: its model matrix (the baselines), its geos' sales, spend and
     weather over the matrix's days (``data``: ``assets.models.model_tables``; the MMM is fitted per geo, so
     moving sales between geos changes it even when the tenant's totals do not), its geos and the MMM settings
-    (``WEATHER_MMM_MMM_*`` variables). The MMM also reads the tenant's lift tests: :func:`mmm_inputs`."""
+    (``WEATHER_MMM_MMM_*`` variables). The MMM also reads the tenant's lift tests and stated priors: :func:`mmm_inputs`."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("WEATHER_MMM_MMM_"))
     return fingerprint(matrix.sort("date"), data["sales"], data["spend"], data["weather"],
                        json.dumps(data["geos"], sort_keys=True), json.dumps(env), CLIMATOLOGY_FILE)
@@ -81,11 +82,21 @@ def evidence_inputs(tables: dict, forecasts: pl.DataFrame | None) -> str:
                        forecasts if forecasts is not None and forecasts.height else "no forecasts")
 
 
-def mmm_inputs(model_inputs: str, experiments: pl.DataFrame) -> str:
-    """Fingerprint of what a tenant's MMM reads: the model inputs (:func:`tenant_model_inputs`) and its lift
-    tests (``tenant_experiments`` rows), which the baselines do not read. The model run writes the lift tests
-    before the fit, so the baselines' inputs must not depend on them."""
-    return fingerprint(model_inputs, experiments)
+def mmm_inputs(model_inputs: str, experiments: pl.DataFrame, priors: str) -> str:
+    """Fingerprint of what a tenant's MMM reads: the model inputs (:func:`tenant_model_inputs`), its lift
+    tests (``tenant_experiments`` rows) and the ROAS priors its team stated (:func:`stated_priors`), which the
+    baselines do not read. The model run writes the lift tests before the fit, so the baselines' inputs must not
+    depend on them."""
+    return fingerprint(model_inputs, experiments, priors)
+
+
+def stated_priors(tenant: str) -> str:
+    """What ``tenant``'s MMM reads of the priors file: ``weather_mmm.models.priors.fingerprints`` of its entry ('' for
+    none; a file that cannot be read: its error)."""
+    try:
+        return priors.fingerprints(settings.priors_path()).get(tenant, "")
+    except priors.PriorsError as error:
+        return f"invalid: {error}"
 
 
 def standing_constraints(tenant: str) -> str:
@@ -100,7 +111,7 @@ def standing_constraints(tenant: str) -> str:
 def allocation_inputs(model_inputs: str, model_version: str | None, margin: float | None, constraints: str) -> str:
     """Fingerprint of what an allocation reads: the model inputs (``tenant_model_inputs``), the model version
     it plans from, the tenant's contribution margin, the constraints it plans under
-    (``weather_mmm.allocation.standing.fingerprint``; '' for the defaults), the horizon, the risk aversion and
+    (``weather_mmm.tenant_files.entry_fingerprint``; '' for the defaults), the horizon, the risk aversion and
     the forecast (a file's bytes; the API's forecast is new every day)."""
     forecast = os.environ.get("WEATHER_MMM_FORECAST_FILE")
     source = os.environ.get("WEATHER_MMM_FORECAST_SOURCE", "simulated")

@@ -7,7 +7,7 @@ bounds and budgets it reuses).
 
 The oracle (``weather_mmm.simulation.oracle``) knows every true curve and fits only one scale ``theta`` per
 channel and one for the baseline, so its ROAS error ``|theta - 1|`` is the simulation's noise's doing alone.
-The Bayesian oracle adds the MMM's prior on ROAS (``mmm.ROAS_PRIOR``) to the oracle's likelihood (Normal in
+The Bayesian oracle adds the MMM's prior on ROAS (``priors.DEFAULT_ROAS_PRIOR``) to the oracle's likelihood (Normal in
 theta, on a grid) and reports the posterior mean, as the MMM does.
 
 Its plans (``allocation.quality.true_plan_values`` with ``oracle_risk_aversion``, as the check
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from weather_mmm.allocation import quality  # noqa: E402
 from weather_mmm.allocation.optimize import DEFAULT_RISK_AVERSION  # noqa: E402
-from weather_mmm.models.mmm import ROAS_PRIOR  # noqa: E402
 from weather_mmm.models.mmm_quality import ROAS_ERROR_BAR  # noqa: E402
+from weather_mmm.models.priors import DEFAULT_ROAS_PRIOR  # noqa: E402
 from weather_mmm.settings import CALENDAR_START, PROJECT_ROOT, warehouse_path  # noqa: E402
 from weather_mmm.simulation.catalog import build_catalog  # noqa: E402
 from weather_mmm.simulation.oracle import oracle_scales  # noqa: E402
@@ -45,7 +45,7 @@ END = dt.date(2024, 12, 31)
 def posterior_mean_roas(theta: float, se: float, true_roas: float) -> float:
     """Posterior mean ROAS under the MMM's prior on ROAS and the oracle's Normal likelihood for theta."""
     roas = np.exp(np.linspace(np.log(0.02), np.log(50.0), 4000))
-    log_post = (-0.5 * ((np.log(roas) - ROAS_PRIOR[0]) / ROAS_PRIOR[1]) ** 2 - np.log(roas)  # log-normal density
+    log_post = (-0.5 * ((np.log(roas) - DEFAULT_ROAS_PRIOR[0]) / DEFAULT_ROAS_PRIOR[1]) ** 2 - np.log(roas)  # log-normal density
                 - 0.5 * ((roas / true_roas - theta) / se) ** 2)
     weights = np.exp(log_post - log_post.max()) * roas  # the grid is uniform in log ROAS
     return float((weights * roas).sum() / weights.sum())
@@ -55,7 +55,7 @@ def main() -> None:
     seeds = os.environ.get("WEATHER_MMM_WEATHER_SEEDS", str(PROJECT_ROOT.parent / "shared/data/weather/open_meteo"))
     weather = load_weather_daily(CALENDAR_START, END, mode="seeds", seeds_dir=Path(seeds), calendar_end=END).frame
     clim = load_climatology()
-    prior_median = float(np.exp(ROAS_PRIOR[0]))
+    prior_median = float(np.exp(DEFAULT_ROAS_PRIOR[0]))
     stored = None
     if warehouse_path().exists():
         with duckdb.connect(str(warehouse_path()), read_only=True) as conn:

@@ -20,7 +20,7 @@ from assets.mmm import mmm_fit
 from assets.models import baseline_fit, model_tables, tenant_matrix
 from assets.simulation import tenant_catalog, tenant_sales_and_spend, tenant_truth
 from assets.versions import (allocation_inputs, data_version, evidence_inputs, mmm_inputs, standing_constraints,
-                             tenant_data_inputs, tenant_model_inputs)
+                             stated_priors, tenant_data_inputs, tenant_model_inputs)
 from assets.weather import weather_daily
 from resources.warehouse import tenant_forecasts, tenant_tables
 from weather_mmm import settings
@@ -158,7 +158,7 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
     truth_keys = list(tenant_truth.keys) if simulated else [dg.AssetKey("tenant_experiments"), dg.AssetKey("tenant_forecasts")]
     if stale_partitions(defs, instance, truth_keys, [tenant], data_inputs) or \
             stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
-            stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"])):
+            stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"], stated_priors(tenant))):
         return "models", no_model, evidence_stale
     inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin, constraints)
     if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):

@@ -12,14 +12,15 @@ import responses
 
 from tests.conftest import OPEN_METEO_DIR
 from weather_mmm.allocation.optimize import Constraints, InfeasibleAllocation, ResponseModel, allocate
-from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, fingerprint, merged,
-                                             read_standing, standing_tenants)
+from weather_mmm.allocation.standing import (PlanConstraintsError, constraints, describe, merged, read_standing,
+                                             standing_tenants)
 from weather_mmm.allocation.quality import constraints_respected, true_plan_values, truth_outcome
 from weather_mmm.models import store
 from weather_mmm.models.mmm import CODE_VERSION, MAX_LAG, WEATHER_INPUTS, WEATHER_SIGNALS, MMMFit, MMMInputs, MMMSettings
 from weather_mmm.settings import CALENDAR_START
 from weather_mmm.simulation.catalog import get_profile
 from weather_mmm.simulation.plans import TruePlans
+from weather_mmm.tenant_files import entry_fingerprint
 from weather_mmm.weather.cities import load_cities
 from weather_mmm.weather.climatology import load_climatology
 from weather_mmm.weather.daily import build_weather_daily
@@ -156,7 +157,7 @@ def test_a_runs_plan_config_bounds_one_end_and_keeps_the_default_elsewhere():
     assert spend[:, 0].min() >= 700.0 - 1e-9  # search keeps its default floor, 30 % under current
     days = int(np.isclose(spend[:, 1], 1_100.0).sum())
     assert 0 < days < 7 and f"at its maximum (1,100.00 USD/day) on {days} of 7 days" in plan.explanation
-    assert fingerprint(PlanConfig().fields()) == "" and fingerprint(config.fields()) != ""  # defaults: as no config
+    assert entry_fingerprint(PlanConfig().fields()) == "" and entry_fingerprint(config.fields()) != ""  # defaults: as no config
     with pytest.raises(InfeasibleAllocation, match=r"maximum 500.00 or negative \(the minimum is the default, current spend - 30%"):
         plan_with(PlanConfig(max_daily_usd={"social": 500.0}))
     with pytest.raises(InfeasibleAllocation, match="channel social: minimum 1200.00 USD/day above maximum 1100.00"):

@@ -21,6 +21,9 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     monkeypatch.setenv("WEATHER_MMM_MMM_WARMUP", "100")
     monkeypatch.setenv("WEATHER_MMM_MMM_DRAWS", "100")
     monkeypatch.setenv("WEATHER_MMM_MMM_EXTENSIONS", "1")
+    stated = tmp_path / "mmm_priors.yaml"  # its team's belief about email, which the fit starts from
+    stated.write_text(f"{TENANT}:\n  roas:\n    email: [1.5, 6]\n")
+    monkeypatch.setenv("WEATHER_MMM_PRIORS", str(stated))
     code = main(["run", "--tenant", TENANT])
     out, err = capsys.readouterr()
     # 2 x 100 draws cannot converge, nor can 2 x 100 more from where they stopped (one extension): the blocking
@@ -44,6 +47,12 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
         roas = conn.execute("select count(*) from mmm_effects where kind = 'roas' and lo90 <= mean and mean <= hi90").fetchone()[0]
         draws = conn.execute("select draws from mmm_diagnostics").fetchone()[0]
     assert roas == 3 and draws == 400
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        priors = dict(conn.execute("select key, prior from mmm_effects where kind = 'roas'").fetchall())
+        informed = conn.execute("select key, lo90, hi90 from mmm_effects where kind = 'stated_prior'").fetchall()
+    assert priors == {"meta": pytest.approx(2.0), "google": pytest.approx(2.0), "email": pytest.approx(3.0)}
+    assert informed == [("email", pytest.approx(1.5), pytest.approx(6.0))]
+    assert "1 tenant(s) calibrated with lift tests or stated ROAS priors, left out" in out
     # the fit is kept in the model store for inspection, but no allocation is built from it
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         status, path = conn.execute("select status, path from model_versions where tenant = ?", [TENANT]).fetchone()
@@ -78,6 +87,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert re.search(rf"\| holdout MAPE +\| {100 * mape:.1f}% +\|", shown)  # the fit's figures (reports.fit_facts)
     assert re.search(rf"\| best baseline: holdout R², MAPE +\| {best[0]}: [\d.-]+, {100 * best[1]:.1f}% +\|", shown)
     assert re.search(rf"\| divergences +\| {divergences} of 400 draws +\|", shown)
+    assert re.search(r"\| stated_roas_prior +\| email \[1\.50, 6\.00\] +\|", shown)
     assert main(["show", "nobody"]) == 2 and "tenant nobody has no model" in capsys.readouterr().err
     index = _render(tmp_path / "reports" / "index.html", tmp_path)
     assert f'href="{TENANT}.html"' in index and 'data-images-rendered="1"' in index
@@ -86,6 +96,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     for name in ("plot_fit", "plot_contributions", "plot_roas", "plot_response_curves", "plot_weather_curves"):
         png = base64.b64decode(re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", meta[name].value).group(1))
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000, name
+    assert meta["stated_roas_priors"].value == {"email": [1.5, 6.0]}
     # A second run with nothing changed skips the weather, the data, the fit and the allocation (it failed on
     # these same inputs) and says so; the exit code still says a tenant has no allocation.
     assert main(["run", "--tenant", TENANT]) == 1
@@ -96,6 +107,20 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert f"0 run(s) (nothing had changed); 1 tenant(s) without an allocation (no usable model version): {TENANT}" in out
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1
+    # a changed belief is a new input of the MMM: the next run would fit the tenant again
+    from sensors.jobs import model_work
+    from weather_mmm.definitions import build_definitions
+    assert model_work(build_definitions(), _instance(), TENANT)[0] == "blocked"  # as it was: no usable fit
+    stated.write_text(f"{TENANT}:\n  roas:\n    email: [1.5, 9]\n")
+    assert model_work(build_definitions(), _instance(), TENANT)[0] == "models"
+    stated.write_text(f"{TENANT}:\n  roas:\n    tv: [1, 2]\n")  # a mistake fails the fit in one line, before sampling
+    assert main(["run", "--tenant", TENANT]) == 1
+    err = capsys.readouterr().err
+    assert f"{stated}: {TENANT}: ROAS prior for channel(s) tv, which the tenant does not advertise on" in err
+    assert "Traceback" not in err
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1
+    stated.unlink()
     # `weather-mmm plan`: the allocation under the tenant's standing constraints (a YAML file) and a user's own (a
     # run config, replacing the standing ones field by field), here from that fit marked usable
     with duckdb.connect(str(warehouse)) as conn:

@@ -280,7 +280,7 @@ def test_moving_sales_between_geos_makes_the_models_stale_even_with_equal_totals
     # a lift test's readout calibrates the MMM: a new one, or a changed one, is a new input of the MMM, not of
     # the baselines
     def mmm_version():
-        return mmm_inputs(version(), model_tables(conn, "acme", matrix)["experiments"])
+        return mmm_inputs(version(), model_tables(conn, "acme", matrix)["experiments"], "")
 
     untested = mmm_version()
     conn.execute("create table tenant_experiments as select 'acme' as tenant, 'meta-phoenix' as experiment, 'meta' as channel, "
@@ -307,7 +307,7 @@ def test_only_a_change_to_a_tenants_own_standing_constraints_makes_its_plan_stal
 
 
 def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entry_changed(tmp_path, monkeypatch):
-    from sensors.plan_constraints import plan_constraints_sensor
+    from sensors.tenant_files import plan_constraints_sensor
 
     path = tmp_path / "plan_constraints.yaml"
     monkeypatch.setenv("WEATHER_MMM_PLAN_CONSTRAINTS", str(path))
@@ -340,6 +340,34 @@ def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entr
     path.write_text("voltbox_electronics: [\n")
     broken, after = tick(cursor)
     assert not broken.run_requests and "not YAML" in broken.skip_message and after == cursor
+
+
+def test_a_change_to_a_tenants_stated_priors_refits_its_mmm_and_plans_from_the_new_fit(tmp_path, monkeypatch):
+    from sensors.tenant_files import priors_sensor
+    from weather_mmm.simulation.catalog import simulated_tenants
+
+    path = tmp_path / "mmm_priors.yaml"
+    monkeypatch.setenv("WEATHER_MMM_PRIORS", str(path))
+    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    first, cursor = _tick(instance, None, priors_sensor)
+    assert not first.run_requests and "first look" in first.skip_message and "0 tenant(s) with stated ROAS priors" in first.skip_message
+    path.write_text("cocoa_corner:\n  roas: {email: [2, 8]}\nnobody:\n  roas: {meta: [1, 2]}\n")
+    changed, cursor = _tick(instance, cursor, priors_sensor)
+    assert [(r.partition_key, r.run_key, r.tags["weather_mmm/trigger"]) for r in changed.run_requests] == [
+        ("cocoa_corner", "priors:1:cocoa_corner", "priors")]
+    assert set(changed.run_requests[0].asset_selection) == {dg.AssetKey(k) for k in (
+        "mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves", "budget_allocation", "allocation_summary")}
+    path.write_text("cocoa_corner:\n  roas: {email: [2.0, 8]}  # the same belief\nnobody:\n  roas: {meta: [1, 2]}\n")
+    same, cursor = _tick(instance, cursor, priors_sensor)
+    assert not same.run_requests and "no tenant's stated ROAS priors changed" in same.skip_message
+    path.write_text("cocoa_corner:\n  roas: {email: [2.0, 8]}\n")
+    unknown, cursor = _tick(instance, cursor, priors_sensor)
+    assert not unknown.run_requests and "only tenant(s) not in the catalog changed" in unknown.skip_message
+    path.write_text("cocoa_corner:\n  roas: {email: [8, 2]}\n")  # a mistake: the refit runs, fails and says why
+    wrong, cursor = _tick(instance, cursor, priors_sensor)
+    assert [r.run_key for r in wrong.run_requests] == ["priors:3:cocoa_corner"]
 
 
 def test_the_instance_event_log_keeps_connections_open_and_stays_readable_by_dagsters_own(tmp_path, monkeypatch):

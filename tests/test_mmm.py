@@ -408,7 +408,7 @@ def test_lift_tests_are_checked_against_the_tenant_and_a_test_in_the_holdout_is_
     assert [t["experiment"] for t in used.lift_tests] == test["experiment"].to_list() and used.lift_tests_unused == ()
 
 
-def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
+def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests_or_stated_priors():
     from weather_mmm.models.mmm_quality import recovery
 
     def roas(tenant, mean, lo, hi):
@@ -433,9 +433,12 @@ def test_the_recovery_bars_leave_out_fits_calibrated_with_lift_tests():
     assert outcome.metadata["calibrated_median_roas_error"] == pytest.approx(0.5)
     assert [r["tenant"] for r in outcome.metadata["weather_effect_signs"]] == ["plain"]
     assert "sign of 1 of 1 true weather effects" in outcome.summary
-    assert ("1 tenant(s) calibrated with lift tests, left out (calibrated; their median ROAS error 50%, "
-            "weather-effect signs right for 1 of 1)") in outcome.summary
+    assert ("1 tenant(s) calibrated with lift tests or stated ROAS priors, left out (calibrated; their median ROAS "
+            "error 50%, weather-effect signs right for 1 of 1)") in outcome.summary
     assert outcome.passed and outcome.metadata["tenants_without_fit"] == []
+    # a ROAS prior its team stated informs a fit as a lift test does: it is left out alike
+    stated = effects.with_columns(kind=pl.when(pl.col("kind") == "lift_test").then(pl.lit("stated_prior")).otherwise("kind"))
+    assert recovery(stated, truth, {"plain": "high", "calibrated": "high"}).metadata["calibrated_tenants_left_out"] == ["calibrated"]
     # the oracle's error is reported over the same (uncalibrated) tenant-channels as the fits'
     oracle = pl.DataFrame({"tenant": ["plain", "calibrated"], "key": ["meta", "meta"], "oracle_error": [0.3, 0.9]})
     with_oracle = recovery(effects, truth, {"plain": "high", "calibrated": "high"}, oracle)
@@ -484,3 +487,42 @@ def test_drift_blocks_a_worse_refit_and_names_inputs_that_left_the_training_wind
     assert "1 fit(s) used with inputs whose last 28 days lie more than 2 SD from the training mean" in outcome.summary
     assert outcome.metadata["shifted_inputs"] == {"c": "spend_meta 3.10 SD"}
     assert mmm_quality.drift_report(diagnostics.filter(pl.col("tenant") == "a")).passed
+
+
+def test_a_stated_roas_prior_is_the_models_prior_and_travels_with_the_fit(fitted, tmp_path):
+    """A channel's stated 90 % interval is its ROAS prior's (the others keep the default); the effects table and
+    the model store keep it, so a loaded fit says which prior it was fitted under."""
+    import jax
+    from numpyro.infer import Predictive
+
+    from weather_mmm.models import store
+
+    fit, _ = fitted
+    email = fit.inputs.channels.index("email")
+    stated = mmm.with_roas_priors(fit.inputs, {"email": (6.0, 12.0)}, "acme")
+    assert fit.inputs.roas_prior_stated == () and stated.roas_prior_stated == ("email",)
+    args, _, _ = mmm._training_arrays(stated)
+    draws = np.asarray(Predictive(mmm._model, num_samples=8000)(jax.random.PRNGKey(1), *args)["roas_prior_scale"])
+    assert np.percentile(draws[:, email], [5, 95]) == pytest.approx([6.0, 12.0], rel=0.03)
+    others = [i for i in range(3) if i != email]
+    assert np.median(draws[:, others], 0) == pytest.approx([2.0, 2.0], rel=0.05)  # the default's median
+    # the same draws under the stated prior: the tables say which prior each channel had
+    informed = dataclasses.replace(fit, inputs=stated)
+    table = mmm.effects_table(mmm.effects(informed))
+    row = table.filter(pl.col("kind") == "stated_prior").row(0, named=True)
+    assert (row["key"], row["mean"], row["lo90"], row["hi90"]) == ("email", pytest.approx(72 ** 0.5), pytest.approx(6.0),
+                                                                   pytest.approx(12.0))
+    priors = dict(table.filter(pl.col("kind") == "roas").select("key", "prior").iter_rows())
+    assert priors == {"meta": pytest.approx(2.0), "google": pytest.approx(2.0), "email": pytest.approx(72 ** 0.5)}
+    assert mmm.effects_table(mmm.effects(fit)).filter(pl.col("kind") == "stated_prior").is_empty()
+    _, path = store.save_fit(tmp_path, TENANT, informed)
+    loaded = store.load_fit(path).inputs
+    assert loaded.roas_prior_stated == ("email",) and np.array_equal(loaded.roas_prior, stated.roas_prior)
+    # an artifact saved before priors could be stated was fitted under the default for every channel
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "inputs/roas_prior"}
+    header = json.loads(str(arrays["header"]))
+    del header["roas_prior_stated"]
+    np.savez_compressed(tmp_path / "before.npz", **{**arrays, "header": np.array(json.dumps(header))})
+    before = store.load_fit(tmp_path / "before.npz").inputs
+    assert before.roas_prior_stated == () and np.array_equal(before.roas_prior, fit.inputs.roas_prior)

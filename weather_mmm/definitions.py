@@ -15,9 +15,9 @@ import assets.weather
 from resources import WeatherSource, console_logger, warehouse_io_manager, warehouse_resource
 from sensors.failures import run_failure_recorder
 from sensors.jobs import JOBS
-from sensors.plan_constraints import plan_constraints_sensor
 from sensors.rollbacks import rollback_model_job, rolled_back_plans_sensor
 from sensors.schedules import daily_tenant_data_schedule, daily_weather_schedule, weekly_model_schedule
+from sensors.tenant_files import plan_constraints_sensor, priors_sensor
 from sensors.weather_files import weather_files_sensor
 
 MODULES = [assets.weather, assets.simulation, assets.features, assets.models, assets.mmm, assets.causal, assets.allocation]
@@ -30,7 +30,8 @@ def build_definitions() -> dg.Definitions:
         asset_checks=dg.load_asset_checks_from_modules(MODULES),
         jobs=[*JOBS, rollback_model_job],
         schedules=[daily_weather_schedule, daily_tenant_data_schedule, weekly_model_schedule],
-        sensors=[weather_files_sensor, plan_constraints_sensor, rolled_back_plans_sensor, run_failure_recorder],
+        sensors=[weather_files_sensor, plan_constraints_sensor, priors_sensor, rolled_back_plans_sensor,
+                 run_failure_recorder],
         loggers={"console": console_logger},
         resources={
             "warehouse_io_manager": warehouse_io_manager(),

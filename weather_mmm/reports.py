@@ -76,8 +76,9 @@ def read_sql(conn: duckdb.DuckDBPyConnection, sql: str, *params) -> pl.DataFrame
 def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The main job's closing table, one row per tenant with a model: tier; holdout R² of the best baseline and
     of the MMM; per channel the MMM's ROAS with its 90 % interval next to the true ROAS; the weather share of
-    revenue (estimated vs true, %); the fit's model version's status now (``rolled_back`` once rolled back); the lift tests it was calibrated with (the
-    test's ROAS, then the fit's for the same spend); the recommended change of budget per channel ("keep the
+    revenue (estimated vs true, %); the fit's model version's status now (``rolled_back`` once rolled back); the ROAS
+    priors its team stated (90 % intervals); the lift tests it was calibrated with (the test's ROAS, then the fit's
+    for the same spend); the recommended change of budget per channel ("keep the
     current allocation" when no channel moves by 0.5 %; "no plan" without a usable model version; marked when
     the posterior-mean plan was not sure enough to beat the current allocation and the risk-adjusted plan was
     taken; naming the constraint fields set, standing or the run's) and the expected lift (USD over the horizon, 90 % interval).
@@ -113,6 +114,9 @@ def portfolio_summary(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             true = true_roas.get((tenant, r["key"]))
             out[f"roas_{r['key']}"] = (f"{r['mean']:.2f} [{r['lo90']:.2f}, {r['hi90']:.2f}]"
                                        + (f" vs {true:.2f}" if true is not None else ""))
+        stated = e.filter(pl.col("kind") == "stated_prior").sort("key")
+        if stated.height:
+            out["stated_roas_prior"] = ", ".join(f"{k} [{lo:.2f}, {hi:.2f}]" for k, lo, hi in stated.select("key", "lo90", "hi90").iter_rows())
         tests = e.filter(pl.col("kind") == "lift_test")
         if tests.height:
             out["lift_test_roas"] = ", ".join(f"{k} {p:.2f}, fit {m:.2f}" for k, p, m in tests.select("key", "prior", "mean").iter_rows())

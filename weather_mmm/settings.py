@@ -56,6 +56,12 @@ def plan_constraints_path() -> Path:
     return env_path("WEATHER_MMM_PLAN_CONSTRAINTS", STORAGE_DIR / "plan_constraints.yaml")
 
 
+def priors_path() -> Path:
+    """ROAS priors stated by tenants' teams (``weather_mmm.models.priors``): ``WEATHER_MMM_PRIORS`` or
+    ``storage/mmm_priors.yaml`` (no file: the default prior for every channel)."""
+    return env_path("WEATHER_MMM_PRIORS", STORAGE_DIR / "mmm_priors.yaml")
+
+
 def calendar_end() -> dt.date:
     """Last calendar day: ``WEATHER_MMM_CALENDAR_END`` (ISO date) when set; otherwise 2024-12-31, or, when
     later, the newest day with real weather in the seeds folder (``WEATHER_MMM_WEATHER_SEEDS``) or, with

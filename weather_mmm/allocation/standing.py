@@ -18,13 +18,11 @@ config, ``weather-mmm plan`` options) replace the standing ones field by field: 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import yaml
 
 from weather_mmm.allocation.optimize import DEFAULT_BOUND_SHARE, Constraints
 from weather_mmm.errors import WeatherMMMError
+from weather_mmm.tenant_files import number, tenant_entries, tenant_fingerprints
 
 PER_CHANNEL = ("min_daily_usd", "max_daily_usd", "fixed_daily_usd")
 FIELDS = ("budget_usd", *PER_CHANNEL, "target_roas", "bound_share")
@@ -32,15 +30,6 @@ FIELDS = ("budget_usd", *PER_CHANNEL, "target_roas", "bound_share")
 
 class PlanConstraintsError(WeatherMMMError, ValueError):
     """A standing-constraints file that cannot be used; the message names the file, tenant and field."""
-
-
-def _number(where: str, value, low: float, high: float | None = None, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PlanConstraintsError(f"{where} is {value!r}; a number is expected")
-    if value < low or (low_open and value == low) or (high is not None and value >= high):
-        span = f"{'above' if low_open else 'at least'} {low:g}" + (f" and below {high:g}" if high is not None else "")
-        raise PlanConstraintsError(f"{where} is {value!r}; it must be {span}")
-    return float(value)
 
 
 def validate(fields: dict, where: str) -> dict:
@@ -58,28 +47,14 @@ def validate(fields: dict, where: str) -> dict:
         if name in PER_CHANNEL:
             if not isinstance(value, dict):
                 raise PlanConstraintsError(f"{where}.{name} is {value!r}; a mapping channel -> USD/day is expected")
-            out[name] = {str(c): _number(f"{where}.{name}.{c}", v, 0.0) for c, v in value.items()}
+            out[name] = {str(c): number(f"{where}.{name}.{c}", v, PlanConstraintsError, 0.0) for c, v in value.items()}
         elif name == "budget_usd":
-            out[name] = _number(f"{where}.budget_usd", value, 0.0)
+            out[name] = number(f"{where}.budget_usd", value, PlanConstraintsError, 0.0)
         elif name == "target_roas":
-            out[name] = _number(f"{where}.target_roas", value, 0.0, low_open=True)
+            out[name] = number(f"{where}.target_roas", value, PlanConstraintsError, 0.0, low_open=True)
         else:
-            out[name] = _number(f"{where}.bound_share", value, 0.0, 1.0)
+            out[name] = number(f"{where}.bound_share", value, PlanConstraintsError, 0.0, 1.0)
     return out
-
-
-def _entries(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise PlanConstraintsError(f"{path}: not YAML ({error})") from error
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise PlanConstraintsError(f"{path}: a mapping of tenant -> constraints is expected, got {type(raw).__name__}")
-    return {str(t): fields for t, fields in raw.items()}
 
 
 def read_standing(path: Path, tenant: str) -> dict:
@@ -90,12 +65,12 @@ def read_standing(path: Path, tenant: str) -> dict:
         PlanConstraintsError: the file is not YAML or not a mapping of tenants, or a field of ``tenant`` is unknown
             or out of range (names the file, tenant and field).
     """
-    return validate(_entries(path).get(tenant) or {}, f"{path}: {tenant}")
+    return validate(tenant_entries(path, PlanConstraintsError, "constraints").get(tenant) or {}, f"{path}: {tenant}")
 
 
 def standing_tenants(path: Path) -> list[str]:
     """The tenants the file at ``path`` names (none without a file). Raises as :func:`read_standing`."""
-    return list(_entries(path))
+    return list(tenant_entries(path, PlanConstraintsError, "constraints"))
 
 
 def merged(standing: dict, run: dict) -> dict:
@@ -130,23 +105,11 @@ def describe(fields: dict) -> str:
     return "; ".join(words)
 
 
-def fingerprint(fields: dict) -> str:
-    """What a plan's data version reads of its constraints: '' for the defaults (no field set)."""
-    return json.dumps(fields, sort_keys=True) if fields else ""
-
-
 def fingerprints(path: Path) -> dict[str, str]:
-    """Tenant -> :func:`fingerprint` of its standing fields, for every tenant the file at ``path`` names (a
-    tenant left out has none: ''); an invalid entry's value is its error, "invalid: ...", so that it differs
-    from every valid one and the plan that reports the error is not skipped. Reads the file once.
+    """Tenant -> fingerprint of its standing fields ('' for none), for every tenant the file at ``path`` names; an
+    invalid entry's value is its error (``weather_mmm.tenant_files.tenant_fingerprints``).
 
     Raises:
         PlanConstraintsError: the file is not YAML or not a mapping of tenants (names the file).
     """
-    out = {}
-    for tenant, fields in _entries(path).items():
-        try:
-            out[tenant] = fingerprint(validate(fields or {}, f"{path}: {tenant}"))
-        except PlanConstraintsError as error:
-            out[tenant] = f"invalid: {error}"
-    return out
+    return tenant_fingerprints(path, validate, PlanConstraintsError, "constraints")

@@ -51,9 +51,10 @@ Expected revenue in geo g on day t (USD, divided by the geo's mean training reve
 * the per-channel weather amplification ``alpha_c ~ Normal(0.5, 0.5)`` lets weather lift a channel's
   response more (Meta) or less (Email) than demand;
 * the prior is stated on ROAS, as a marketer would: ``roas_c ~ LogNormal(log 2, 0.6)`` (median 2, 90 %
-  between 0.75 and 5.4), turned into ``beta_gc`` by the channel's training spend and saturation in the geo, so the
-  prior scales with each channel's spend (the lesson of the field table: spend-scaled priors cut ROAS
-  error from 207 % to 45 %);
+  between 0.75 and 5.4) unless the tenant's team stated its own 90 % interval for the channel
+  (:mod:`weather_mmm.models.priors`), turned into ``beta_gc`` by the channel's training spend and saturation in
+  the geo, so the prior scales with each channel's spend (the lesson of the field table: spend-scaled priors cut
+  ROAS error from 207 % to 45 %);
 * likelihood: log-normal on revenue shifted by 5 % of the geo's mean, ``log(y + d) ~ N(log(mu + d) -
   v/2, v)``, so that ``mu`` is the mean: daily revenue is a count of orders times prices, its noise grows
   with the level and it is never negative; the shift admits a geo-day that sold nothing (a small geo selling
@@ -90,6 +91,7 @@ from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 from weather_mmm.features.build import geo_model_matrix, holiday_events  # noqa: E402
 from weather_mmm.features.normals import geo_normal_features  # noqa: E402
 from weather_mmm.models.mmm_quality import DIVERGENT_BAR, ESS_BAR, RHAT_BAR  # noqa: E402
+from weather_mmm.models.priors import interval, roas_prior  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 from weather_mmm.settings import jax_cache_dir  # noqa: E402
 
@@ -115,7 +117,6 @@ WEATHER_INPUTS = {(f"{s}_lag{k}" if k else s): (f"{s}_lag{k}" if k else s) for s
 CONTROLS = ["trend", *[f"{fn}{k}" for k in range(1, HARMONICS + 1) for fn in ("sin", "cos")],
             *[f"week_{fn}{k}" for k in range(1, 4) for fn in ("sin", "cos")], "gift_season", "payday", "month_end",
             "promo_depth", "promo_depth_7d"]  # plus one flag per named holiday (features.build.holiday_events)
-ROAS_PRIOR = (np.log(2.0), 0.6)
 ROAS_GEO_SD = 0.2  # HalfNormal scale of the geos' log-ROAS spread around the channel's
 INTERVAL = (5.0, 95.0)
 REVENUE_SHIFT = 0.05  # share of a geo's mean revenue added before the log: a geo-day may sell nothing
@@ -200,6 +201,15 @@ class MMMInputs:
     lift_tests: tuple = ()
     #: Lift tests left out, each with the reason (it did not end by the last training day).
     lift_tests_unused: tuple = ()
+    #: [C, 2] the prior on each channel's ROAS, log-normal: (log median, log-scale sd); None: the default for every
+    #: channel (``priors.DEFAULT_ROAS_PRIOR``). :func:`with_roas_priors` sets the ones a marketer stated.
+    roas_prior: np.ndarray | None = None
+    #: Channels whose ROAS prior was stated (``weather_mmm.models.priors``), not the default.
+    roas_prior_stated: tuple = ()
+
+    def __post_init__(self):
+        if self.roas_prior is None:
+            self.roas_prior = roas_prior(self.channels, {}, "")
 
     def geo_weights(self) -> np.ndarray:
         """[G] each geo's share of training revenue."""
@@ -300,6 +310,18 @@ def tenant_inputs(tenant: str, sales: pl.DataFrame, spend: pl.DataFrame, weather
     frame = geo_model_matrix(tenant, sales, spend, weather, geos, channels)
     inputs = prepare(frame, geo_normal_features(geos, climatology, frame["date"].unique().sort().to_list()), channels)
     return with_lift_tests(inputs, experiments) if experiments is not None and experiments.height else inputs
+
+
+def with_roas_priors(inputs: MMMInputs, stated: dict[str, tuple[float, float]], where: str) -> MMMInputs:
+    """``inputs`` with the ROAS priors a marketer stated: channel -> 90 % interval (low, high) of its ROAS, each
+    turned into the log-normal with that central interval (``priors.roas_prior``); other channels keep the default.
+
+    Raises:
+        PriorsError: a stated channel the tenant does not advertise on (``where``, which names the file and
+            tenant, starts the message).
+    """
+    return dataclasses.replace(inputs, roas_prior=roas_prior(inputs.channels, stated, where),
+                               roas_prior_stated=tuple(c for c in inputs.channels if c in stated))
 
 
 def with_lift_tests(inputs: MMMInputs, experiments: pl.DataFrame) -> MMMInputs:
@@ -426,17 +448,17 @@ def _log_weather(params: dict, x: jnp.ndarray) -> jnp.ndarray:
 WEATHER_PARAMS = ("weather_decay", "weather_scale", "gamma", "gamma_rain_cold")
 
 
-def _model(lagged, controls, weather, train_spend_sum, y=None, tests=None):
+def _model(lagged, controls, weather, train_spend_sum, roas_prior, y=None, tests=None):
     """lagged [C, L+1, T, G] (:func:`_lagged`), controls [T, K], weather [S, 4, T, G] (:func:`_weather_lags`),
-    train_spend_sum [G, C] (in units of each geo's mean revenue), y [T, G] (revenue over each geo's mean), tests:
-    lift tests (:func:`_lift_test_arrays`)."""
+    train_spend_sum [G, C] (in units of each geo's mean revenue), roas_prior [C, 2] (log-normal: log median,
+    log-scale sd), y [T, G] (revenue over each geo's mean), tests: lift tests (:func:`_lift_test_arrays`)."""
     c_dim, n_geos = lagged.shape[0], lagged.shape[-1]
     params = {
         "decay": numpyro.sample("decay", dist.Beta(2.0, 2.0).expand([c_dim])),
         "half_saturation": numpyro.sample("half_saturation", dist.LogNormal(0.0, 0.6).expand([c_dim])),
         "slope": numpyro.sample("slope", dist.LogNormal(np.log(1.5), 0.4).expand([c_dim])),
     }
-    roas = numpyro.sample("roas_prior_scale", dist.LogNormal(*ROAS_PRIOR).expand([c_dim]))
+    roas = numpyro.sample("roas_prior_scale", dist.LogNormal(roas_prior[:, 0], roas_prior[:, 1]))
     if n_geos > 1:
         tau = numpyro.sample("roas_geo_sd", dist.HalfNormal(ROAS_GEO_SD))
         roas = roas * jnp.exp(tau * numpyro.sample("roas_geo_z", dist.Normal(0.0, 1.0).expand([n_geos, c_dim])))
@@ -518,9 +540,9 @@ def fit_mmm(inputs: MMMInputs, settings: MMMSettings = MMMSettings()) -> MMMFit:
     many divergent transitions, after its first block or after its extensions, is sampled again (new warmup, then
     its extensions) at ``settings.divergence_retry_accept``; the returned fit's ``settings`` say which target
     acceptance its draws came from."""
-    if settings.engine == "lightweight_mmm":  # it has no calibration: its fit says it was not calibrated
+    if settings.engine == "lightweight_mmm":  # no calibration, no stated priors: its fit says it had neither
         from weather_mmm.models import lightweight
-        return lightweight.fit(dataclasses.replace(inputs, lift_tests=()), settings)
+        return lightweight.fit(dataclasses.replace(inputs, lift_tests=(), roas_prior=None, roas_prior_stated=()), settings)
     # Every compiled XLA executable keeps its own memory mappings until its cache entry goes: a main job fitting
     # 23 tenants in one process added about 2,200 per fit and aborted at the kernel's limit of 65,530
     # (vm.max_map_count; "LLVM ERROR: Unable to allocate section memory"). Dropping the previous tenants'
@@ -555,12 +577,14 @@ def _sample_and_extend(inputs: MMMInputs, settings: MMMSettings, args: tuple, y,
 
 
 def _training_arrays(inputs: MMMInputs) -> tuple[tuple, jnp.ndarray, dict | None]:
-    """:func:`_model`'s arguments on the training days: (lagged, controls, weather, train_spend_sum), y, tests."""
+    """:func:`_model`'s arguments on the training days: (lagged, controls, weather, train_spend_sum, roas_prior),
+    y, tests."""
     train = inputs.train
     lagged = _lagged(jnp.asarray(inputs.spend / inputs.spend_scale))[:, :, train]
     y = jnp.asarray(inputs.revenue[train] / inputs.revenue_scale)
     spend_sum = jnp.asarray((inputs.spend[train] / inputs.revenue_scale[:, None]).sum(0))
-    args = (lagged, jnp.asarray(inputs.controls[train]), _weather_lags(inputs.weather[train]), spend_sum)
+    args = (lagged, jnp.asarray(inputs.controls[train]), _weather_lags(inputs.weather[train]), spend_sum,
+            jnp.asarray(inputs.roas_prior))
     return args, y, _lift_test_arrays(inputs, len(train))
 
 
@@ -628,7 +652,8 @@ def effects(fit: MMMFit) -> dict:
     rainy or snowy day, or the extra one of rain on a cold day; empty for ``lightweight_mmm``), ``lift_test``
     (experiment -> the model's ROAS of the test's spend over the test and its carryover, and ``readout``, the
     test's measured lift over its spend; empty when not calibrated), ``ess`` (bulk
-    ESS of each channel's ROAS and of the weather share) and ``roas_prior`` (the prior's median ROAS).
+    ESS of each channel's ROAS and of the weather share) and ``roas_prior`` (channel -> the prior's median ROAS,
+    its 90 % interval, and whether a marketer stated it).
     """
     if fit._effects is None:
         fit._effects = _effects(fit)
@@ -677,16 +702,21 @@ def _effects(fit: MMMFit) -> dict:
         weather_effect = {s: _interval(draws["gamma"][:, j]) for j, s in enumerate(WEATHER_SIGNALS)}
         weather_effect["rain_cold"] = _interval(draws["gamma_rain_cold"])
     return {"roas": roas, "mroas": mroas, "weather_share": _interval(share), "weather_revenue": _interval(driven),
-            "weather_effect": weather_effect, "lift_test": lift_tests, "ess": ess, "roas_prior": float(np.exp(ROAS_PRIOR[0]))}
+            "weather_effect": weather_effect, "lift_test": lift_tests, "ess": ess,
+            "roas_prior": {c: {"median": float(np.exp(p[0])), **dict(zip(("lo90", "hi90"), interval(p))),
+                               "stated": c in x.roas_prior_stated} for c, p in zip(x.channels, x.roas_prior)}}
 
 
 def effects_table(e: dict) -> pl.DataFrame:
-    """:func:`effects` as rows: kind (roas | mroas | weather_share | weather_effect | lift_test), key (channel,
-    ``all``, weather signal or experiment), mean, lo90, hi90, ess (ROAS and weather share only), prior (ROAS
-    rows: the prior's median ROAS; lift_test rows: the test's readout, what the fit was told)."""
+    """:func:`effects` as rows: kind (roas | mroas | weather_share | weather_effect | lift_test | stated_prior), key
+    (channel, ``all``, weather signal or experiment), mean, lo90, hi90, ess (ROAS and weather share only), prior
+    (ROAS rows: the prior's median ROAS; lift_test rows: the test's readout, what the fit was told).
+    ``stated_prior`` rows: a ROAS prior a marketer stated, its median (``mean``) and 90 % interval."""
     rows = [{"kind": kind, "key": c, **v, "ess": e["ess"][f"roas_{c}"] if kind == "roas" else None,
-             "prior": e["roas_prior"] if kind == "roas" else None}
+             "prior": e["roas_prior"][c]["median"] if kind == "roas" else None}
             for kind in ("roas", "mroas", "weather_effect") for c, v in e[kind].items()]
+    rows += [{"kind": "stated_prior", "key": c, "mean": p["median"], "lo90": p["lo90"], "hi90": p["hi90"], "ess": None,
+              "prior": None} for c, p in e["roas_prior"].items() if p["stated"]]
     rows += [{"kind": "lift_test", "key": k, **{f: v[f] for f in ("mean", "lo90", "hi90")}, "ess": None, "prior": v["readout"]}
              for k, v in e.get("lift_test", {}).items()]
     rows.append({"kind": "weather_share", "key": "all", **e["weather_share"], "ess": e["ess"]["weather_share"], "prior": None})

@@ -48,17 +48,18 @@ def recovery(effects: pl.DataFrame, truth: pl.DataFrame, tiers: dict[str, str], 
              ) -> CheckOutcome:
     """ROAS coverage and error, weather share and the signs of the weather effects, against
     ``tenant_ground_truth`` (simulated tenants only), on fits without lift-test calibration, as the bars are
-    stated. Calibrated fits (tenants with ``lift_test`` rows) are left out of every bar; their ROAS error and
-    weather-effect signs are reported beside them. ``oracle``: tenant, key (channel), oracle_error
+    stated. Calibrated fits (tenants with ``lift_test`` rows, or ``stated_prior`` rows: a ROAS prior its team
+    stated) are left out of every bar; their ROAS error and weather-effect signs are reported beside them. ``oracle``: tenant, key (channel), oracle_error
     (:meth:`weather_mmm.simulation.oracle.OracleScales.frame`); its median over the same tenant-channels is
     reported beside the ROAS error: what the simulation's noise leaves to a model that knows every curve."""
     true_roas = truth.filter(pl.col("parameter") == "true_roas").select("tenant", key="key", true=pl.col("value"))
-    calibrated = sorted(effects.filter(pl.col("kind") == "lift_test")["tenant"].unique().to_list())
+    calibrated = sorted(effects.filter(pl.col("kind").is_in(["lift_test", "stated_prior"]))["tenant"].unique().to_list())
     roas_calibrated = effects.filter(pl.col("kind") == "roas", pl.col("tenant").is_in(calibrated)).join(true_roas, on=["tenant", "key"])
     calibrated_error = ((roas_calibrated["mean"] - roas_calibrated["true"]) / roas_calibrated["true"]).abs().median()
     is_calibrated = pl.col("tenant").is_in(calibrated)
     signs_calibrated = weather_effect_signs(effects.filter(is_calibrated), truth.filter(is_calibrated), tiers)
-    calibrated_note = (f"{len(calibrated)} tenant(s) calibrated with lift tests, left out ({', '.join(calibrated)}; "
+    calibrated_note = (f"{len(calibrated)} tenant(s) calibrated with lift tests or stated ROAS priors, left out "
+                       f"({', '.join(calibrated)}; "
                        f"their median ROAS error {calibrated_error:.0%}"
                        + (f", weather-effect signs right for {signs_calibrated['right'].sum()} of {signs_calibrated.height}"
                           if signs_calibrated.height else "") + ")") if roas_calibrated.height else ""

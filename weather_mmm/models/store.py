@@ -2,7 +2,8 @@
 
 Artifacts live under ``WEATHER_MMM_MODELS`` (default ``storage/models``) as
 ``<tenant>/<version>.npz``: the posterior draws (``samples/<site>``, arrays ``[chains, draws, ...]``), the
-model inputs (``inputs/<field>``) and a JSON header (engine, settings, fit time, divergences). Loading one
+model inputs (``inputs/<field>``, the ROAS prior included) and a JSON header (engine, settings, fit time,
+divergences, lift tests, the channels whose ROAS prior was stated). Loading one
 restores an :class:`~weather_mmm.models.mmm.MMMFit` that predicts and builds response curves without the
 warehouse. Fits are written outside the warehouse (they run in parallel); the version row is one small
 insert into ``model_versions``:
@@ -58,12 +59,13 @@ def save_fit(root: Path, tenant: str, fit: MMMFit) -> tuple[str, Path]:
     x = fit.inputs
     arrays = {f"samples/{k}": v for k, v in fit.samples.items()}
     for field in ("revenue", "spend", "controls", "weather", "weather_normal", "spend_scale", "weather_center", "weather_scale",
-                  "revenue_scale", "train", "holdout"):
+                  "revenue_scale", "train", "holdout", "roas_prior"):
         arrays[f"inputs/{field}"] = getattr(x, field)
     header = {"engine": fit.settings.engine, "code_version": CODE_VERSION, "tenant": tenant, "settings": asdict(fit.settings),
               "fit_seconds": fit.fit_seconds, "divergences": fit.divergences, "channels": x.channels, "geos": x.geos,
               "dates": [d.isoformat() for d in x.dates],
-              "lift_tests": [{**t, "start": t["start"].isoformat(), "end": t["end"].isoformat()} for t in x.lift_tests]}
+              "lift_tests": [{**t, "start": t["start"].isoformat(), "end": t["end"].isoformat()} for t in x.lift_tests],
+              "roas_prior_stated": list(x.roas_prior_stated)}
     with open(path, "wb") as f:
         np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
     return version, path
@@ -89,6 +91,7 @@ def load_fit(path: Path) -> MMMFit:
             dates=[dt.date.fromisoformat(d) for d in header["dates"]], channels=header["channels"], geos=header["geos"],
             lift_tests=tuple({**t, "start": dt.date.fromisoformat(t["start"]), "end": dt.date.fromisoformat(t["end"])}
                              for t in header.get("lift_tests", [])),
+            roas_prior_stated=tuple(header.get("roas_prior_stated", [])),  # an artifact without: the default prior
             **{k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("inputs/")})
         samples = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("samples/")}
     return MMMFit(inputs, samples, MMMSettings(**header["settings"]), header["fit_seconds"], header["divergences"])
