@@ -76,6 +76,8 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert curves == {"response": 3 * 41, "adstock": 3 * 13, "weather": 4 * 41}
     assert int(re.search(r'data-images-rendered="(\d+)"', dom).group(1)) == 6  # fit, contributions, ROAS, 3 curve panels
     assert f"{r2:.3f}" in dom and version in dom and f"{meta:.3g}" in dom
+    assert re.search(r"<td>email</td>(<td>[^<]*</td>){3}<td>1\.5</td><td>6</td>", dom)  # its stated prior beside the fit
+    assert re.search(r"<td>meta</td>(<td>[^<]*</td>){3}<td>0\.745</td><td>5\.37</td>", dom)  # the default prior
     assert "No allocation for this tenant" in dom
     assert re.search(r"heavy rain in one of its cities: that city.{1,6}s revenue \+", dom)  # the weather evidence section
     assert main(["show", TENANT]) == 0

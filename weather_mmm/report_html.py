@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from weather_mmm.allocation.standing import describe  # noqa: E402
+from weather_mmm.models.priors import DEFAULT_ROAS_PRIOR, interval  # noqa: E402
 from weather_mmm.models.validation import time_split  # noqa: E402
 from weather_mmm.reports import fit_facts, portfolio_summary, read_sql, table_names  # noqa: E402
 
@@ -159,13 +160,18 @@ def _curve_plots(conn, tenant: str, have: set[str]) -> dict[str, Figure]:
 
 
 def _roas(conn, tenant: str, have: set[str]) -> tuple[Figure, pl.DataFrame]:
-    roas = read_sql(conn, "select key channel, mean, lo90, hi90 from main.mmm_effects where tenant = ? and kind = 'roas' order by key", tenant)
+    default = interval(DEFAULT_ROAS_PRIOR)  # a channel without a stated prior has the default
+    roas = read_sql(conn, "select r.key channel, r.mean, r.lo90, r.hi90, coalesce(p.lo90, ?) prior_lo90, "
+                          "coalesce(p.hi90, ?) prior_hi90 from main.mmm_effects r left join main.mmm_effects p "
+                          "on p.tenant = r.tenant and p.key = r.key and p.kind = 'stated_prior' "
+                          "where r.tenant = ? and r.kind = 'roas' order by r.key", *default, tenant)
     if "tenant_ground_truth" in have:
         truth = read_sql(conn, "select key channel, value true_roas from main.tenant_ground_truth "
                  "where tenant = ? and parameter = 'true_roas'", tenant)
         roas = roas.join(truth, on="channel", how="left")
     fig, ax = plt.subplots(figsize=(5, 2.8))
     y = range(roas.height)
+    ax.hlines([i - 0.25 for i in y], roas["prior_lo90"], roas["prior_hi90"], color="#9aa5b1", lw=3, label="prior, 90 %")
     ax.errorbar(roas["mean"], list(y), xerr=[roas["mean"] - roas["lo90"], roas["hi90"] - roas["mean"]], fmt="o",
                 color="#e6550d", label="MMM, 90 % interval")
     if "true_roas" in roas.columns and roas["true_roas"].drop_nulls().len():
@@ -174,7 +180,8 @@ def _roas(conn, tenant: str, have: set[str]) -> tuple[Figure, pl.DataFrame]:
     ax.set_xlabel("ROAS (USD revenue per USD spend)")
     ax.legend(frameon=False, fontsize=8)
     return _figure(fig, "ROAS against the truth", "ROAS per channel with its 90 % interval; x marks the simulation's "
-                   "true ROAS. Tables: mmm_effects, tenant_ground_truth."), roas
+                   "true ROAS; grey, the prior's 90 % interval (the team's stated one, or the default), what the fit "
+                   "believed before the data. Tables: mmm_effects, tenant_ground_truth."), roas
 
 
 def _allocation_plot(summary: pl.DataFrame) -> Figure:
