@@ -90,8 +90,8 @@ from numpyro.infer import MCMC, NUTS, init_to_median  # noqa: E402
 
 from weather_mmm.features.build import geo_model_matrix, holiday_events  # noqa: E402
 from weather_mmm.features.normals import geo_normal_features  # noqa: E402
+from weather_mmm.models import priors  # noqa: E402
 from weather_mmm.models.mmm_quality import DIVERGENT_BAR, ESS_BAR, RHAT_BAR  # noqa: E402
-from weather_mmm.models.priors import interval, roas_prior  # noqa: E402
 from weather_mmm.models.validation import metrics, time_split  # noqa: E402
 from weather_mmm.settings import jax_cache_dir  # noqa: E402
 
@@ -209,7 +209,7 @@ class MMMInputs:
 
     def __post_init__(self):
         if self.roas_prior is None:
-            self.roas_prior = roas_prior(self.channels, {}, "")
+            self.roas_prior = priors.roas_prior(self.channels, {}, "")
 
     def geo_weights(self) -> np.ndarray:
         """[G] each geo's share of training revenue."""
@@ -320,7 +320,7 @@ def with_roas_priors(inputs: MMMInputs, stated: dict[str, tuple[float, float]], 
         PriorsError: a stated channel the tenant does not advertise on (``where``, which names the file and
             tenant, starts the message).
     """
-    return dataclasses.replace(inputs, roas_prior=roas_prior(inputs.channels, stated, where),
+    return dataclasses.replace(inputs, roas_prior=priors.roas_prior(inputs.channels, stated, where),
                                roas_prior_stated=tuple(c for c in inputs.channels if c in stated))
 
 
@@ -703,7 +703,7 @@ def _effects(fit: MMMFit) -> dict:
         weather_effect["rain_cold"] = _interval(draws["gamma_rain_cold"])
     return {"roas": roas, "mroas": mroas, "weather_share": _interval(share), "weather_revenue": _interval(driven),
             "weather_effect": weather_effect, "lift_test": lift_tests, "ess": ess,
-            "roas_prior": {c: {"median": float(np.exp(p[0])), **dict(zip(("lo90", "hi90"), interval(p))),
+            "roas_prior": {c: {"median": float(np.exp(p[0])), "lo90": priors.interval(p)[0], "hi90": priors.interval(p)[1],
                                "stated": c in x.roas_prior_stated} for c, p in zip(x.channels, x.roas_prior)}}
 
 
