@@ -306,15 +306,22 @@ def test_only_a_change_to_a_tenants_own_standing_constraints_makes_its_plan_stal
     assert standing_constraints("acme").startswith(f"invalid: {path}: acme.max_daily_usd.meta is -400")
 
 
+def _tenant_file(tmp_path, monkeypatch, variable: str):
+    """(path of a tenants' YAML file named by ``variable``, not written yet; an instance knowing the simulated tenants)."""
+    from weather_mmm.simulation.catalog import simulated_tenants
+
+    path = tmp_path / "tenants.yaml"
+    monkeypatch.setenv(variable, str(path))
+    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    return path, instance
+
+
 def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entry_changed(tmp_path, monkeypatch):
     from sensors.tenant_files import plan_constraints_sensor
 
-    path = tmp_path / "plan_constraints.yaml"
-    monkeypatch.setenv("WEATHER_MMM_PLAN_CONSTRAINTS", str(path))
-    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
-    instance = dg.DagsterInstance.ephemeral()
-    from weather_mmm.simulation.catalog import simulated_tenants
-    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    path, instance = _tenant_file(tmp_path, monkeypatch, "WEATHER_MMM_PLAN_CONSTRAINTS")
 
     def tick(cursor):
         return _tick(instance, cursor, plan_constraints_sensor)
@@ -344,13 +351,8 @@ def test_a_change_to_standing_constraints_replans_exactly_the_tenants_whose_entr
 
 def test_a_change_to_a_tenants_stated_priors_refits_its_mmm_and_plans_from_the_new_fit(tmp_path, monkeypatch):
     from sensors.tenant_files import priors_sensor
-    from weather_mmm.simulation.catalog import simulated_tenants
 
-    path = tmp_path / "mmm_priors.yaml"
-    monkeypatch.setenv("WEATHER_MMM_PRIORS", str(path))
-    monkeypatch.setenv("WEATHER_MMM_IMPORTS", str(tmp_path / "imports"))
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("tenant", sorted(simulated_tenants()))
+    path, instance = _tenant_file(tmp_path, monkeypatch, "WEATHER_MMM_PRIORS")
     first, cursor = _tick(instance, None, priors_sensor)
     assert not first.run_requests and "first look" in first.skip_message and "0 tenant(s) with stated ROAS priors" in first.skip_message
     path.write_text("cocoa_corner:\n  roas: {email: [2, 8]}\nnobody:\n  roas: {meta: [1, 2]}\n")
