@@ -162,8 +162,12 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     standing.write_text(f"{TENANT}:\n  max_daily_usd: {{meta: -200}}\n")
     assert main(["plan", TENANT]) == 2
     assert f"{standing}: {TENANT}.max_daily_usd.meta is -200; it must be at least 0" in capsys.readouterr().err
-    assert main(["run", "--weather-only"]) == 0  # the main job names the file it plans with
-    assert f"standing planning constraints: {standing} ({TENANT})" in capsys.readouterr().out
+    stated.write_text(f"{TENANT}:\n  roas: {{email: [1.5, 6]}}\nnobody:\n  roas: {{meta: [1, 2]}}\n")
+    assert main(["run", "--weather-only"]) == 0  # the main job names the files it plans and fits with
+    out = capsys.readouterr().out
+    assert f"standing planning constraints: {standing} ({TENANT})" in out
+    assert f"stated ROAS priors: {stated} ({TENANT}, nobody)" in out
+    stated.unlink()
     standing.write_text(f"{TENANT}: [\n")
     assert main(["run", "--weather-only"]) == 0
     assert f"error: {standing}: not YAML" in capsys.readouterr().err

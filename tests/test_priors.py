@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from weather_mmm.models.priors import (DEFAULT_ROAS_PRIOR, PriorsError, fingerprints, interval, log_normal, read_priors,
-                                       roas_prior)
+                                       roas_prior, stated_tenants)
 
 
 def test_a_stated_interval_becomes_the_log_normal_whose_central_90_percent_it_is(tmp_path):
@@ -21,6 +21,7 @@ def test_a_stated_interval_becomes_the_log_normal_whose_central_90_percent_it_is
     assert prior.shape == (3, 2) and tuple(prior[1]) == pytest.approx(DEFAULT_ROAS_PRIOR)  # google: not stated
     assert interval(DEFAULT_ROAS_PRIOR) == pytest.approx((0.75, 5.4), abs=0.05)  # the default, as documented (0.745, 5.37)
     assert read_priors(path, "initech") == {} and read_priors(tmp_path / "none.yaml", "acme") == {}
+    assert stated_tenants(path) == ["acme", "globex"] and stated_tenants(tmp_path / "none.yaml") == []
     # only a change to a tenant's own entry changes its fingerprint (and makes its MMM stale)
     before = fingerprints(path)
     assert before["acme"] and before["globex"] and before["acme"] != before["globex"]

@@ -62,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sensors.jobs import check_lines, failure_messages, run_tenants, run_weather
     from weather_mmm.allocation.standing import PlanConstraintsError, standing_tenants
     from weather_mmm.definitions import build_definitions
+    from weather_mmm.models.priors import PriorsError, stated_tenants
     from weather_mmm.reports import evidence_summary, open_warehouse, portfolio_summary, tenant_summary
     from weather_mmm.tables import text_table
     from weather_mmm.weather.daily import flag_summary
@@ -75,11 +76,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = defs.resources["weather_source"]
     print(f"weather-mmm: weather for {start}..{end}, source: {source.mode}"
           f"{' (' + source.seeds_dir + ')' if source.seeds_dir else ''}", flush=True)
-    if (plans := settings.plan_constraints_path()).exists():
-        try:
-            print(f"standing planning constraints: {plans} ({', '.join(standing_tenants(plans)) or 'no tenant'})")
-        except PlanConstraintsError as error:
-            print(f"error: {error}; every plan fails until it is mended", file=sys.stderr)
+    for what, path, tenants, error, fails in (
+            ("standing planning constraints", settings.plan_constraints_path(), standing_tenants, PlanConstraintsError, "every plan"),
+            ("stated ROAS priors", settings.priors_path(), stated_tenants, PriorsError, "every fit")):
+        if path.exists():
+            try:
+                print(f"{what}: {path} ({', '.join(tenants(path)) or 'no tenant'})")
+            except error as problem:
+                print(f"error: {problem}; {fails} fails until it is mended", file=sys.stderr)
     instance = _instance()
     t0 = time.perf_counter()
     say = functools.partial(print, flush=True)

@@ -72,6 +72,11 @@ def read_priors(path: Path, tenant: str) -> dict[str, tuple[float, float]]:
     return validate(tenant_entries(path, PriorsError, "ROAS priors").get(tenant) or {}, f"{path}: {tenant}").get("roas", {})
 
 
+def stated_tenants(path: Path) -> list[str]:
+    """The tenants the file at ``path`` names (none without a file). Raises as :func:`read_priors`."""
+    return list(tenant_entries(path, PriorsError, "ROAS priors"))
+
+
 def fingerprints(path: Path) -> dict[str, str]:
     """Tenant -> fingerprint of its stated priors ('' for none; an invalid entry: its error), for every tenant the
     file at ``path`` names. Raises :class:`PriorsError` when the file is not YAML or not a mapping of tenants."""
