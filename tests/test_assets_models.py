@@ -196,6 +196,15 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     shown = capsys.readouterr().out
     assert re.search(r"\| model_status +\| rolled_back +\|", shown)
     assert re.search(rf"\| status +\| rolled_back: rolled back by hand on .* to {older} \(at fit time not_converged: ", shown)  # set usable by hand above
+    assert f"these figures are the newest fit's ({fit}); plans use {older}: `weather-mmm show {TENANT} --version {older}`" in shown
+    assert main(["show", TENANT, "--version", older]) == 0  # what the version in use says, from its artifact
+    figures = capsys.readouterr().out
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        roas = conn.execute("select mean, lo90, hi90 from mmm_effects where kind = 'roas' and key = 'meta'").fetchone()
+    assert f"| ROAS, meta               | {roas[0]:.2f} [{roas[1]:.2f}, {roas[2]:.2f}] vs " in figures  # the same artifact
+    assert re.search(rf"\| status +\| usable: ", figures) and "| stated ROAS prior, email | 3.00 [1.50, 6.00]" in figures
+    assert main(["show", TENANT, "--version", "nope"]) == 2
+    assert f"tenant {TENANT} has no model version nope (versions: {fit}, {older})" in capsys.readouterr().err
     tick = _rollback_tick()
     assert [(r.partition_key, r.run_key.rsplit(":", 1)[0]) for r in tick.run_requests] == [(TENANT, f"rollback:{TENANT}:{fit}:{older}")]
     assert set(tick.run_requests[0].asset_selection) == {dg.AssetKey("budget_allocation"), dg.AssetKey("allocation_summary")}

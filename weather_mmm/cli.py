@@ -148,11 +148,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Print one tenant's results from the warehouse and write its report page."""
     import polars as pl
 
+    from weather_mmm.models import store
     from weather_mmm.report_html import tenant_report
-    from weather_mmm.reports import fit_facts, open_warehouse, portfolio_summary
+    from weather_mmm.reports import fit_facts, open_warehouse, portfolio_summary, version_figures
     from weather_mmm.tables import text_table
 
     path = _warehouse()
+    if args.version:
+        with open_warehouse(path, on_wait=_tell) as conn:
+            print(text_table(version_figures(conn, args.tenant, args.version)))
+        return EXIT_OK
     with open_warehouse(path, on_wait=_tell) as conn:
         summary = portfolio_summary(conn)
         if summary.is_empty() or args.tenant not in summary["tenant"].to_list():
@@ -163,9 +168,14 @@ def cmd_show(args: argparse.Namespace) -> int:
             facts = fit_facts(conn, args.tenant)
         except ValueError as exc:
             raise WeatherMMMError(str(exc)) from None
+        in_use = (store.usable_version(conn, args.tenant) or {}).get("version")
     row = summary.filter(pl.col("tenant") == args.tenant)
     print(text_table(row.transpose(include_header=True, header_name="figure", column_names=["value"])))
     print(text_table(facts.rename({"figure": "fit"})))
+    shown = facts.filter(pl.col("figure") == "model version")["value"][0]
+    if in_use and in_use != shown:  # the newest fit was rolled back: its plans come from another version
+        print(f"these figures are the newest fit's ({shown}); plans use {in_use}: "
+              f"`weather-mmm show {args.tenant} --version {in_use}` prints what it says")
     print(f"report: {page}")
     return EXIT_OK
 
@@ -387,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     show = sub.add_parser("show", help="print a tenant's results and write its HTML report")
     show.add_argument("tenant")
+    show.add_argument("--version", help="print what this stored model version says instead (ROAS, marginal ROAS, weather "
+                                        "share, from its artifact; `weather-mmm models` lists the versions)")
     show.set_defaults(func=cmd_show)
     plan = sub.add_parser(
         "plan", help="plan a tenant's next horizon under a budget and constraints, and print the plan",

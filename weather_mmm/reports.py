@@ -178,6 +178,44 @@ def fit_facts(conn: duckdb.DuckDBPyConnection, tenant: str) -> pl.DataFrame:
                   status, diag.get("shifted_inputs") or "none"]})
 
 
+def version_figures(conn: duckdb.DuckDBPyConnection, tenant: str, version: str) -> pl.DataFrame:
+    """One stored model version of ``tenant``, whichever is in use, as two columns, ``figure`` and ``value``: its
+    row of ``model_versions`` (fitted when, by which model, on which inputs, holdout R² and MAPE, status) and what
+    its draws say, computed from the model store's artifact: ROAS and marginal ROAS per channel with 90 %
+    intervals (next to the true ROAS of a simulated tenant, ``tenant_ground_truth``), the weather share, and the
+    ROAS priors its team stated. The ``mmm_*`` tables hold the newest fit only; this reads any.
+
+    Raises:
+        WeatherMMMError: the tenant has no such version (names the ones it has), or its artifact is missing or was
+            fitted by an earlier model (``store.load_fit``'s reason).
+    """
+    from weather_mmm.models import mmm, store
+
+    rows = store.versions(conn, tenant)
+    found = rows.filter(pl.col("version") == version)
+    if found.is_empty():
+        raise WeatherMMMError(f"tenant {tenant} has no model version {version} (versions: "
+                              f"{', '.join(rows['version'].to_list()) or 'none'})")
+    row = found.row(0, named=True)
+    try:
+        effects = mmm.effects_table(mmm.effects(store.load_fit(Path(row["path"]))))
+    except (FileNotFoundError, ValueError) as error:
+        raise WeatherMMMError(f"tenant {tenant}, version {version}: {error}") from None
+    truth = dict(conn.execute("select key, value from main.tenant_ground_truth where tenant = ? and parameter = 'true_roas'",
+                              [tenant]).fetchall()) if "tenant_ground_truth" in table_names(conn) else {}
+    figures = {"model version": version, "fitted (UTC)": f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
+               "model, data fingerprint": f"{row['code_version']}, {row['data_fingerprint'][:8]}",
+               "holdout R², MAPE": f"{row['holdout_r2']:.3f}, {row['holdout_mape']:.1%}",
+               "status": f"{row['status']}: {row['reason']}"}
+    for kind, label in (("roas", "ROAS"), ("mroas", "marginal ROAS"), ("stated_prior", "stated ROAS prior")):
+        for key, mean, lo, hi in effects.filter(pl.col("kind") == kind).sort("key").select("key", "mean", "lo90", "hi90").iter_rows():
+            figures[f"{label}, {key}"] = f"{mean:.2f} [{lo:.2f}, {hi:.2f}]" + (
+                f" vs {truth[key]:.2f}" if kind == "roas" and key in truth else "")
+    share = effects.filter(pl.col("kind") == "weather_share").row(0, named=True)
+    figures["weather share"] = f"{share['mean']:+.1%} [{share['lo90']:+.1%}, {share['hi90']:+.1%}]"
+    return pl.DataFrame({"figure": list(figures), "value": list(figures.values())})
+
+
 def evidence_summary(conn: duckdb.DuckDBPyConnection, q_found: float = 0.05) -> pl.DataFrame:
     """The weather effects the causal designs found (q-value below ``q_found``), one row per tenant, design and
     signal: tier, the effect as a relative change of revenue per unit of the signal with its 90 % interval (%),
