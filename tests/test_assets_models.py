@@ -187,6 +187,7 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert re.search(rf"\| {fit} .*\| usable: .*\| in use, stored plan \|", listed)
     assert re.search(rf"\| {older} .*\| usable: .*\| +\|", listed)
     assert len(set(re.findall(r"\| mmm-\d+ +\| ([0-9a-f]{8}) +\|", listed))) == 1  # both fitted on the same inputs
+    assert listed.count("| email [1.50, 6.00] |") == 2  # the priors each was fitted under (one artifact here)
     assert main(["rollback", TENANT, "--no-plan"]) == 0
     out = capsys.readouterr().out
     assert f"{TENANT}: model version {older} in use again (was {fit})" in out

@@ -526,3 +526,6 @@ def test_a_stated_roas_prior_is_the_models_prior_and_travels_with_the_fit(fitted
     np.savez_compressed(tmp_path / "before.npz", **{**arrays, "header": np.array(json.dumps(header))})
     before = store.load_fit(tmp_path / "before.npz").inputs
     assert before.roas_prior_stated == () and np.array_equal(before.roas_prior, fit.inputs.roas_prior)
+    # what `weather-mmm models` lists per version, read from the artifact without its draws
+    assert store.stated_priors(path) == {"email": pytest.approx((6.0, 12.0))}
+    assert store.stated_priors(tmp_path / "before.npz") == {} and store.stated_priors(tmp_path / "gone.npz") is None

@@ -273,10 +273,15 @@ def _versions_table(conn, tenant: str):
     in_use = (store.usable_version(conn, tenant) or {}).get("version")
     planned = read_sql(conn, "select model_version from main.allocation_summary where tenant = ? and channel = 'all'",
                        tenant)["model_version"].to_list() if "allocation_summary" in table_names(conn) else []
+    def priors_in(path: str) -> str:  # a version's stated ROAS priors, from its artifact
+        stated = store.stated_priors(Path(path))
+        return "artifact missing" if stated is None else ", ".join(f"{c} [{lo:.2f}, {hi:.2f}]" for c, (lo, hi) in stated.items())
+
     return rows.select(
         "version", created_utc=pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M:%S"), model="code_version",
         data=pl.col("data_fingerprint").str.slice(0, 8),  # equal: fitted on the same inputs
         holdout_r2=pl.col("holdout_r2").round(3), holdout_mape=pl.format("{}%", (100 * pl.col("holdout_mape")).round(1)),
+        stated_priors=pl.col("path").map_elements(priors_in, return_dtype=pl.String),
         status=pl.format("{}: {}", "status", "reason"),
         plans=pl.concat_str(pl.when(pl.col("version") == in_use).then(pl.lit("in use")),
                             pl.when(pl.col("version").is_in(planned)).then(pl.lit("stored plan")),

@@ -31,6 +31,7 @@ import numpy as np
 import polars as pl
 
 from weather_mmm.errors import WeatherMMMError
+from weather_mmm.models import priors
 from weather_mmm.models.mmm import CODE_VERSION, MMMFit, MMMInputs, MMMSettings
 
 VERSIONS_DDL = """
@@ -95,6 +96,19 @@ def load_fit(path: Path) -> MMMFit:
             **{k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("inputs/")})
         samples = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith("samples/")}
     return MMMFit(inputs, samples, MMMSettings(**header["settings"]), header["fit_seconds"], header["divergences"])
+
+
+def stated_priors(path: Path) -> dict[str, tuple[float, float]] | None:
+    """The ROAS priors a team stated for the fit saved at ``path``: channel -> 90 % interval (low, high); {} when
+    none was stated (an artifact from before priors could be stated has none); None when the artifact is missing.
+    Reads the header and one small array, not the draws."""
+    if not Path(path).exists():
+        return None
+    with np.load(path) as z:
+        header = json.loads(str(z["header"]))
+        stated = header.get("roas_prior_stated", [])
+        prior = z["inputs/roas_prior"] if stated else None
+    return {c: priors.interval(tuple(prior[header["channels"].index(c)])) for c in stated}
 
 
 def record_version(conn, row: dict) -> None:
