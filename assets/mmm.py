@@ -14,7 +14,7 @@ from assets.features import tenant_features
 from assets.figures import figure_metadata
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
-from assets.versions import MODELS_CODE, mmm_inputs, stated_priors, tenant_model_inputs, versioned
+from assets.versions import MMM_CODE, mmm_inputs, stated_priors, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
 from weather_mmm.models import mmm, mmm_quality, priors, store
 from weather_mmm.settings import models_dir, priors_path
@@ -37,7 +37,7 @@ def mmm_settings() -> mmm.MMMSettings:
 
 @dg.multi_asset(
     outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "jax"},
-                            code_version=MODELS_CODE)
+                            code_version=MMM_CODE)
           for name in ("mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves")},
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys] + ["tenant_catalog", "tenant_experiments"],
@@ -102,7 +102,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")
-    return tuple(versioned(t, name, MODELS_CODE, input_version) for name, t in tables.items())
+    return tuple(versioned(t, name, MMM_CODE, input_version) for name, t in tables.items())
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,

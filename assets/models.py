@@ -11,7 +11,7 @@ from assets.check_results import check_result, read_tables
 from assets.features import tenant_features
 from assets.partitions import tenant_partitions
 from assets.simulation import TENANT, one_tenant
-from assets.versions import MODELS_CODE, tenant_model_inputs, versioned
+from assets.versions import BASELINES_CODE, tenant_model_inputs, versioned
 from resources import WAREHOUSE_POOL
 from resources.warehouse import tenant_experiments, tenant_tables
 from weather_mmm.features.build import model_matrix
@@ -43,7 +43,7 @@ def model_tables(conn, tenant: str, matrix: pl.DataFrame) -> dict:
 
 @dg.multi_asset(
     outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "scikitlearn"},
-                            code_version=MODELS_CODE)
+                            code_version=BASELINES_CODE)
           for name in ("baseline_summary", "baseline_scores", "baseline_importance", "baseline_predictions")},
     partitions_def=tenant_partitions,
     deps=[dg.AssetDep(k, partition_mapping=BY_TENANT) for k in tenant_features.keys],
@@ -75,7 +75,7 @@ def baseline_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     tag = pl.lit(tenant).alias("tenant")
     tables = {"baseline_summary": result.summary, "baseline_scores": result.scores,
               "baseline_importance": result.importance, "baseline_predictions": result.predictions}
-    return tuple(versioned(t.select(tag, pl.all()), name, MODELS_CODE, inputs) for name, t in tables.items())
+    return tuple(versioned(t.select(tag, pl.all()), name, BASELINES_CODE, inputs) for name, t in tables.items())
 
 
 def _tiers(catalog: pl.DataFrame) -> dict[str, str]:

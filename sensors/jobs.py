@@ -138,11 +138,17 @@ def data_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str, s
 NO_MODEL_TAG = "weather_mmm/no_model_inputs"
 
 
-def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[str, str, bool]:
-    """(work, tag, evidence) for ``tenant``. Work: ``models`` (truth, baselines or MMM stale: refit and
-    reallocate), ``allocation`` (only the allocation is stale), ``none`` (up to date) or ``blocked`` (no usable
-    model version, and a run already failed to allocate from these same inputs: it would fail the same way).
-    Tag: the value of :data:`NO_MODEL_TAG` for the run. Evidence: whether ``weather_evidence`` is stale."""
+#: The parts of a tenant's model run, in the order they run, with the assets each materializes; "truth" (its
+#: ground truth, lift tests and forecasts) feeds every other part, so a run with it is the whole job.
+MODEL_PARTS = {"truth": None, "baselines": baseline_fit.keys, "MMM": mmm_fit.keys,
+               "weather evidence": [weather_evidence.key], "allocation": budget_allocation.keys}
+
+
+def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) -> tuple[list[str], str, bool]:
+    """(parts, tag, blocked) for ``tenant``. Parts: the stale ones of :data:`MODEL_PARTS`, in order; a stale MMM
+    brings its allocation, which plans from the new fit. Tag: the value of :data:`NO_MODEL_TAG` for the run.
+    Blocked: the allocation is stale but there is no usable model version, and a run already failed to allocate
+    from these same inputs (it would fail the same way), so it is left out of the parts."""
     with open_warehouse(settings.warehouse_path()) as conn:
         matrix, _, _ = tenant_matrix(conn, tenant)
         tables = model_tables(conn, tenant, matrix)
@@ -151,21 +157,28 @@ def model_work(defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str) 
         usable = store.usable_version(conn, tenant)
         data_inputs = tenant_data_inputs(conn, tenant, defs.resources["weather_source"].end_date())
         evidence = evidence_inputs(tenant_tables(conn, tenant), tenant_forecasts(conn, tenant))
-    evidence_stale = bool(stale_partitions(defs, instance, [weather_evidence.key], [tenant], evidence))
     margin, constraints = tenant_margin(settings.imports_dir(), tenant), standing_constraints(tenant)
     no_model = allocation_inputs(model_inputs, None, margin, constraints)
     # an imported tenant's truth run writes only its lift tests (from its tenant.json) and forecasts
     truth_keys = list(tenant_truth.keys) if simulated else [dg.AssetKey("tenant_experiments"), dg.AssetKey("tenant_forecasts")]
-    if stale_partitions(defs, instance, truth_keys, [tenant], data_inputs) or \
-            stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs) or \
-            stale_partitions(defs, instance, list(mmm_fit.keys), [tenant], mmm_inputs(model_inputs, tables["experiments"], stated_priors(tenant))):
-        return "models", no_model, evidence_stale
-    inputs = allocation_inputs(model_inputs, usable["version"] if usable else None, margin, constraints)
-    if not stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], inputs):
-        return "none", no_model, evidence_stale
-    tried = instance.get_runs(filters=dg.RunsFilter(job_name=tenant_model_job.name, statuses=[dg.DagsterRunStatus.FAILURE],
-                                                    tags={NO_MODEL_TAG: no_model, "dagster/partition": tenant}), limit=1)
-    return ("blocked" if usable is None and tried else "allocation"), no_model, evidence_stale
+    stale = {
+        "truth": stale_partitions(defs, instance, truth_keys, [tenant], data_inputs),
+        "baselines": stale_partitions(defs, instance, list(baseline_fit.keys), [tenant], model_inputs),
+        "MMM": stale_partitions(defs, instance, list(mmm_fit.keys), [tenant],
+                                mmm_inputs(model_inputs, tables["experiments"], stated_priors(tenant))),
+        "weather evidence": stale_partitions(defs, instance, [weather_evidence.key], [tenant], evidence),
+        "allocation": stale_partitions(defs, instance, list(budget_allocation.keys), [tenant], allocation_inputs(
+            model_inputs, usable["version"] if usable else None, margin, constraints)),
+    }
+    blocked = False
+    if stale["MMM"]:
+        stale["allocation"] = True
+    elif stale["allocation"] and usable is None:
+        blocked = bool(instance.get_runs(filters=dg.RunsFilter(
+            job_name=tenant_model_job.name, statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={NO_MODEL_TAG: no_model, "dagster/partition": tenant}), limit=1))
+        stale["allocation"] = not blocked
+    return [part for part, is_stale in stale.items() if is_stale], no_model, blocked
 
 
 def run_tenants(
@@ -180,9 +193,9 @@ def run_tenants(
     force: bool = False,
 ) -> tuple[list[dg.ExecuteInProcessResult], list[str]]:
     """The catalog, then per tenant one run of its stale sales, spend and features over ``start``..``end``
-    and (``models``) one of its truth, models, weather evidence and allocation, or of the stale ones of its
-    weather evidence and allocation alone (all of them with ``force``); then (``checks``) the table-wide
-    checks once, if any tenant run happened.
+    and (``models``) one of the stale parts of its model run (:func:`model_work`: its truth, and with it every
+    part; else its baselines, MMM and allocation, weather evidence, allocation alone; all of them with ``force``);
+    then (``checks``) the table-wide checks once, if any tenant run happened.
 
     Returns the runs' results and the tenants whose allocation is blocked (no usable model version; it
     failed on the same inputs before, so it is not tried again).
@@ -203,16 +216,14 @@ def run_tenants(
             runs.append(execute(defs, "tenant_data_job", instance, tags=range_tags(f"{span[0]}|{tenant}", f"{span[1]}|{tenant}")))
             work.append(f"data {span[0]}..{span[1]}")
         if models and all(r.success for r in runs):
-            kind, no_model, evidence = model_work(defs, instance, tenant)
-            kind = "models" if force else kind
-            parts = {} if kind == "models" else {name: keys for name, keys, stale in (
-                ("weather evidence", [weather_evidence.key], evidence),
-                ("allocation", list(budget_allocation.keys), kind == "allocation")) if stale}
-            if kind == "models" or parts:
+            parts, no_model, is_blocked = model_work(defs, instance, tenant)
+            whole = force or "truth" in parts
+            if parts:
                 runs.append(execute(defs, "tenant_model_job", instance, partition_key=tenant, tags={NO_MODEL_TAG: no_model},
-                                    asset_selection=None if kind == "models" else [k for keys in parts.values() for k in keys]))
-                work.append("models, weather evidence and allocation" if kind == "models" else " and ".join(parts))
-            if kind == "blocked":
+                                    asset_selection=None if whole else [k for p in parts for k in MODEL_PARTS[p]]))
+                work.append("models, weather evidence and allocation" if whole else
+                            ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1])
+            if is_blocked and not whole:
                 blocked.append(tenant)
         results += runs
         ran |= bool(runs)

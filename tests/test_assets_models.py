@@ -112,13 +112,21 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     # a changed belief is a new input of the MMM: the next run would fit the tenant again
     from sensors.jobs import model_work
     from weather_mmm.definitions import build_definitions
-    assert model_work(build_definitions(), _instance(), TENANT)[0] == "blocked"  # as it was: no usable fit
+    parts, _, blocked = model_work(build_definitions(), _instance(), TENANT)
+    assert parts == [] and blocked  # as it was: no usable fit, and planning from none failed already
+    # baselines of other code (a stored data version this code would not give): they alone run again, not the MMM
+    _instance().report_runless_asset_event(dg.AssetMaterialization("baseline_summary", partition=TENANT,
+                                                                   tags={"dagster/data_version": "older code"}))
+    parts, _, blocked = model_work(build_definitions(), _instance(), TENANT)
+    assert parts == ["baselines"] and blocked
     stated.write_text(f"{TENANT}:\n  roas:\n    email: [1.5, 9]\n")
-    assert model_work(build_definitions(), _instance(), TENANT)[0] == "models"
+    parts, _, blocked = model_work(build_definitions(), _instance(), TENANT)
+    assert parts == ["baselines", "MMM", "allocation"] and not blocked  # a refit is planned from
     stated.write_text(f"{TENANT}:\n  roas:\n    tv: [1, 2]\n")  # a mistake fails the fit in one line, before sampling
     assert main(["run", "--tenant", TENANT]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert f"{stated}: {TENANT}: ROAS prior for channel(s) tv, which the tenant does not advertise on" in err
+    assert re.search(rf"\[1/1\] {TENANT}: FAILED \(baselines, MMM and allocation; \d+ s\)", out)
     assert "Traceback" not in err
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from model_versions").fetchone()[0] == 1

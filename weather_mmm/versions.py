@@ -33,11 +33,12 @@ def fingerprint(*parts: pl.DataFrame | Path | str | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def source_version(*relative: str) -> str:
-    """Code version of the modules and packages at ``relative`` paths under the project root: a fingerprint
-    of their Python sources, so any change to them marks what they compute as stale."""
-    files = []
+def source_version(*relative: str, exclude: tuple[str, ...] = ()) -> str:
+    """Code version of the modules and packages at ``relative`` paths under the project root, but for the
+    modules at ``exclude``: a fingerprint of their Python sources, so any change to them marks what they compute
+    as stale. A package is read whole, so a module added to it counts until it is excluded by name."""
+    files, skip = [], {PROJECT_ROOT / rel for rel in exclude}
     for rel in relative:
         path = PROJECT_ROOT / rel
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        files += sorted(p for p in path.rglob("*.py") if p not in skip) if path.is_dir() else [path]
     return fingerprint(*files)
