@@ -218,7 +218,7 @@ def run_tenants(
         if models and all(r.success for r in runs):
             parts, no_model, is_blocked = model_work(defs, instance, tenant)
             whole = force or "truth" in parts
-            if parts:
+            if whole or parts:
                 runs.append(execute(defs, "tenant_model_job", instance, partition_key=tenant, tags={NO_MODEL_TAG: no_model},
                                     asset_selection=None if whole else [k for p in parts for k in MODEL_PARTS[p]]))
                 work.append("models, weather evidence and allocation" if whole else

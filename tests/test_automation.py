@@ -306,6 +306,37 @@ def test_only_a_change_to_a_tenants_own_standing_constraints_makes_its_plan_stal
     assert standing_constraints("acme").startswith(f"invalid: {path}: acme.max_daily_usd.meta is -400")
 
 
+def test_the_runner_runs_only_the_stale_parts_of_a_model_run_and_all_of_them_when_forced(monkeypatch):
+    import types
+
+    import sensors.jobs as jobs
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenant", ["acme"])
+    ran, stale = [], {"parts": []}
+    monkeypatch.setattr(jobs, "data_work", lambda *args: None)
+    monkeypatch.setattr(jobs, "model_work", lambda *args: (stale["parts"], "tag", False))
+    monkeypatch.setattr(jobs, "execute", lambda defs, job, instance, **kw: ran.append((job, kw.get("asset_selection")))
+                        or types.SimpleNamespace(success=True))
+    said = []
+
+    def run(force=False):
+        ran.clear()
+        jobs.run_tenants(None, instance, dt.date(2024, 1, 1), dt.date(2024, 1, 2), progress=said.append, checks=False,
+                         force=force)
+        return ran[1:]  # after the catalog
+
+    assert run() == [] and said[-1] == "  [1/1] acme: up to date, skipped"
+    assert run(force=True) == [("tenant_model_job", None)]  # every part, though none is stale
+    stale["parts"] = ["baselines"]
+    assert run() == [("tenant_model_job", list(jobs.baseline_fit.keys))]
+    stale["parts"] = ["MMM", "allocation"]
+    assert run() == [("tenant_model_job", [*jobs.mmm_fit.keys, *jobs.budget_allocation.keys])]
+    assert said[-1].startswith("  [1/1] acme: ok (MMM and allocation; ")
+    stale["parts"] = ["truth", "MMM", "allocation"]
+    assert run() == [("tenant_model_job", None)] and "(models, weather evidence and allocation; " in said[-1]
+
+
 def _tenant_file(tmp_path, monkeypatch, variable: str):
     """(path of a tenants' YAML file named by ``variable``, not written yet; an instance knowing the simulated tenants)."""
     from weather_mmm.simulation.catalog import simulated_tenants
