@@ -96,9 +96,8 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         "model_version": version, "status": f"{status}: {reason}", "shifted_inputs": shifted or "none",
         "lift_tests": dg.MetadataValue.json({"used": [t["experiment"] for t in inputs.lift_tests],
                                              "left_out": list(inputs.lift_tests_unused)}),
-        "stated_roas_priors": dg.MetadataValue.json({c: [round(v, 3) for v in priors.interval(tuple(p))]
-                                                     for c, p in zip(inputs.channels, inputs.roas_prior)
-                                                     if c in inputs.roas_prior_stated}),
+        "stated_roas_priors": dg.MetadataValue.json({c: [round(lo, 3), round(hi, 3)] for c, lo, hi in effects.filter(
+            pl.col("kind") == "stated_prior").select("key", "lo90", "hi90").iter_rows()}),
         **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")

@@ -703,8 +703,8 @@ def _effects(fit: MMMFit) -> dict:
         weather_effect["rain_cold"] = _interval(draws["gamma_rain_cold"])
     return {"roas": roas, "mroas": mroas, "weather_share": _interval(share), "weather_revenue": _interval(driven),
             "weather_effect": weather_effect, "lift_test": lift_tests, "ess": ess,
-            "roas_prior": {c: {"median": float(np.exp(p[0])), "lo90": priors.interval(p)[0], "hi90": priors.interval(p)[1],
-                               "stated": c in x.roas_prior_stated} for c, p in zip(x.channels, x.roas_prior)}}
+            "roas_prior": {c: {"median": float(np.exp(p[0])), "lo90": lo, "hi90": hi, "stated": c in x.roas_prior_stated}
+                           for c, p, (lo, hi) in zip(x.channels, x.roas_prior, map(priors.interval, x.roas_prior))}}
 
 
 def effects_table(e: dict) -> pl.DataFrame:
