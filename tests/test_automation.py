@@ -306,6 +306,32 @@ def test_only_a_change_to_a_tenants_own_standing_constraints_makes_its_plan_stal
     assert standing_constraints("acme").startswith(f"invalid: {path}: acme.max_daily_usd.meta is -400")
 
 
+def test_a_code_version_moves_with_what_the_code_does_not_with_its_comments_or_docstrings(tmp_path, monkeypatch):
+    import weather_mmm.versions as versions
+
+    monkeypatch.setattr(versions, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "pkg").mkdir()
+    module = tmp_path / "pkg" / "adstock.py"
+
+    def version(source: str) -> str:
+        module.write_text(source)
+        return versions.source_version("pkg")
+
+    code = 'def decay(x):\n    """Weights of lags 0-3."""\n    return 0.5 ** x\n'
+    before = version(code)
+    assert version('"""Adstock."""\n# geometric\ndef decay(x):  # per day\n    """Weights of lags 0..3, normalised\n    later."""\n\n'
+                   "    return 0.5 ** (x)\n") == before  # comments, docstrings, layout and redundant brackets
+    assert version(code.replace("0.5", "0.6")) != before
+    assert version(code.replace("Weights", "weights") + "\n\ndef extra():\n    pass\n") != before  # a new function
+    assert version(code) == before
+    (tmp_path / "pkg" / "saturation.py").write_text("HALF = 1.0\n")
+    assert versions.source_version("pkg") != before  # a module added to the package
+    assert versions.source_version("pkg", exclude=("pkg/saturation.py",)) == before
+    module.write_text("def decay(x):\n    return 0.5 **\n")
+    with pytest.raises(SyntaxError, match="adstock.py"):
+        versions.source_version("pkg")
+
+
 def test_the_runner_runs_only_the_stale_parts_of_a_model_run_and_all_of_them_when_forced(monkeypatch):
     import types
 

@@ -6,6 +6,7 @@ the fingerprint of what a run read) so that a second run over unchanged inputs a
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from pathlib import Path
 
@@ -35,10 +36,32 @@ def fingerprint(*parts: pl.DataFrame | Path | str | None) -> str:
 
 def source_version(*relative: str, exclude: tuple[str, ...] = ()) -> str:
     """Code version of the modules and packages at ``relative`` paths under the project root, but for the
-    modules at ``exclude``: a fingerprint of their Python sources, so any change to them marks what they compute
-    as stale. A package is read whole, so a module added to it counts until it is excluded by name."""
+    modules at ``exclude``: a fingerprint of what their Python sources do (:func:`code_text`: comments,
+    docstrings and layout left out), so a change to their code marks what they compute as stale and a change
+    to their documentation does not. A package is read whole, so a module added to it counts until it is
+    excluded by name.
+
+    Raises:
+        SyntaxError: a module does not parse (names the file and line).
+    """
     files, skip = [], {PROJECT_ROOT / rel for rel in exclude}
     for rel in relative:
         path = PROJECT_ROOT / rel
         files += sorted(p for p in path.rglob("*.py") if p not in skip) if path.is_dir() else [path]
-    return fingerprint(*files)
+    return fingerprint(*(f"{f.relative_to(PROJECT_ROOT)}\n{code_text(f) if f.exists() else '<missing>'}" for f in files))
+
+
+def code_text(path: Path) -> str:
+    """A Python module's code without its comments, docstrings and layout: its syntax tree as ``ast.dump``
+    prints it (no line numbers), with the docstring of the module and of every class and function removed.
+
+    Raises:
+        SyntaxError: the module does not parse (names the file and line).
+    """
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body \
+                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) \
+                and isinstance(node.body[0].value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)

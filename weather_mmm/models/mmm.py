@@ -135,7 +135,11 @@ REVENUE_SHIFT = 0.05  # share of a geo's mean revenue added before the log: a ge
 #: but through :func:`fit_mmm` on pageturner_books, pixelpro_software and pysimmmulator seeds 0-4 left 3 of 7
 #: fits unconverged against 2 and took about 150 s against 124 s; ``level_geo`` as well (-0.92 with ``level_tenant``
 #: on petpals_supply), which cut the leapfrog steps of hammerline_home and layerup_apparel from about 90 to 31
-#: but brought up to 103 divergences in 2000 draws (petpals_supply).
+#: but brought up to 103 divergences in 2000 draws (petpals_supply). Tried at bf51661, outside the block: the geo
+#: levels centred (``l_g ~ N(l, 0.2)``, the same prior). Through :func:`fit_mmm` on the 23 main-job tenants' inputs
+#: the fits took 11.0 min against 16.4 (layerup_apparel 30 leapfrog steps a draw against 69-110), but petpals_supply
+#: failed the bars (46 divergences at target acceptance 0.95, R-hat 1.029); its divergent draws sit at
+#: ``roas_geo_sd`` 0.41 (mean 0.19), where the geos' ROAS spread apart. The geo ROAS centred too: 179 divergences.
 DENSE_BLOCK = ("b", "gamma", "weather_scale", "level_tenant", "roas_prior_scale", "alpha")
 
 
