@@ -7,6 +7,7 @@ the fingerprint of what a run read) so that a second run over unchanged inputs a
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def code_text(path: Path) -> str:
     Raises:
         SyntaxError: the module does not parse (names the file and line).
     """
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+    return _tree_text(path.read_bytes(), str(path))
+
+
+@functools.cache  # by content: the code versions read the shared modules several times at start-up
+def _tree_text(source: bytes, filename: str) -> str:
+    tree = ast.parse(source, filename=filename)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body \
                 and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) \
