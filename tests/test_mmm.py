@@ -356,19 +356,6 @@ def test_the_sign_check_compares_every_true_weather_effect_of_extreme_and_high_t
     assert signs["right"].to_list() == [True, False, True, False]  # rain_cold has no fitted row: not recovered
 
 
-def test_the_mape_point_is_the_minus_one_median_and_beats_the_mean_on_mape():
-    rng = np.random.default_rng(0)
-    m, sd = np.log(1_000.0), 0.5
-    predictive = np.exp(rng.normal(m, sd, (20_000, 3)))  # three days of log-normal revenue, USD
-    point = mmm.mape_point(predictive)
-    assert point == pytest.approx(np.full(3, np.exp(m - sd ** 2)), rel=0.02)  # log-normal -1-median: exp(m - s²)
-    actual = np.exp(rng.normal(m, sd, (5_000, 1)))
-    mape = lambda p: float(np.mean(np.abs(actual - p) / actual))  # noqa: E731
-    assert mape(point[0]) < mape(np.exp(m)) < mape(predictive.mean())  # below the median, which is below the mean
-    predictive[:, 0] = -predictive[:, 0]  # draws of no revenue carry no weight
-    assert np.isfinite(mmm.mape_point(predictive)[1:]).all()
-
-
 def test_a_lift_test_calibrates_the_fit_towards_its_readout_and_is_stored_with_it(prepared, fitted, tmp_path):
     from weather_mmm.models import store
 

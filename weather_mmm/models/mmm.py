@@ -93,7 +93,7 @@ from weather_mmm.features.build import geo_model_matrix, holiday_events  # noqa:
 from weather_mmm.features.normals import geo_normal_features  # noqa: E402
 from weather_mmm.models import priors  # noqa: E402
 from weather_mmm.models.mmm_quality import DIVERGENT_BAR, ESS_BAR, RHAT_BAR  # noqa: E402
-from weather_mmm.models.validation import metrics, time_split  # noqa: E402
+from weather_mmm.models.validation import mape_point, metrics, time_split  # noqa: E402
 from weather_mmm.settings import jax_cache_dir  # noqa: E402
 
 # Compiling the NUTS kernel takes about 16 s a fit; from JAX's persistent cache it loads in about 2 s
@@ -815,17 +815,6 @@ def curves(fit: MMMFit, points: int = 41) -> pl.DataFrame:
         multiplier = np.exp(np.asarray(log_weather(params, held), dtype=float)[:, :, 0])
         add("weather", signal, rel * x.weather_scale[j * WEATHER_LAGS], multiplier)
     return pl.DataFrame(rows)
-
-
-def mape_point(predictive: np.ndarray) -> np.ndarray:
-    """[H] the point forecast that minimises the expected MAPE under predictive draws [S, H] (USD): the median
-    of the predictive distribution reweighted by 1 / revenue, its "-1-median" (Gneiting 2011, "Making and
-    evaluating point forecasts", JASA 106: the MAPE is consistent for it, not for the mean or the median).
-    Draws of zero or less revenue carry no weight."""
-    values = np.sort(np.where(predictive > 0, predictive, np.inf), axis=0)
-    weights = np.where(np.isfinite(values), 1.0 / values, 0.0)
-    cumulative = weights.cumsum(0) / np.maximum(weights.sum(0), 1e-300)
-    return values[(cumulative >= 0.5).argmax(0), np.arange(values.shape[1])]
 
 
 def holdout_scores(fit: MMMFit, rng_seed: int = 0) -> dict:

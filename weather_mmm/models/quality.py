@@ -5,8 +5,10 @@ from the catalog. "High-sensitivity" means the extreme and high tiers. Each outc
 that misses a bar and by how much; no bar is relaxed.
 
 For simulated tenants the outcomes also give the noise ceiling (:func:`noise_ceiling`): the same figure for
-the simulation's own expected revenue, the best any model can do under the simulation's noise. A miss
-where the ceiling misses too is one no model could pass; it still fails.
+the best forecast the truth allows, the best any model can do under the simulation's noise: the true expected
+revenue for R² and its spread over the folds, the MAPE-optimal forecast of the true predictive distribution for
+MAPE (``simulation.oracle.mape_optimal_forecast``; the expected revenue's own MAPE is higher where the noise is
+right-skewed). A miss where the ceiling misses too is one no model could pass in expectation; it still fails.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def noise_ceiling(predictions: pl.DataFrame, expected: pl.DataFrame) -> pl.DataF
     Args:
         predictions: ``baseline_predictions`` rows (tenant, date, actual revenue USD), one per modelled day.
         expected: tenant, date, expected (USD/day): the true expected revenue, ``tenant_true_contributions``
-            summed per day. Tenants without it (imported ones) are left out.
+            summed per day; optionally mape_point (USD/day), the truth's MAPE-optimal forecast
+            (``simulation.oracle.mape_optimal_forecast``), which then scores the MAPE. Tenants without it
+            (imported ones) are left out.
 
     Returns:
         One row per tenant with both: tenant, holdout_r2, holdout_mape, cv_r2_std (the folds and holdout of
@@ -47,9 +51,11 @@ def noise_ceiling(predictions: pl.DataFrame, expected: pl.DataFrame) -> pl.DataF
         if t["expected"].null_count():
             continue
         y, y_hat = t["actual"].to_numpy(), t["expected"].to_numpy()
+        y_mape = t["mape_point"].to_numpy() if "mape_point" in t.columns else y_hat
         split = time_split(len(y))
         hold = metrics(y[split.holdout], y_hat[split.holdout])
-        rows.append({"tenant": tenant, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"],
+        rows.append({"tenant": tenant, "holdout_r2": hold["r2"],
+                     "holdout_mape": metrics(y[split.holdout], y_mape[split.holdout])["mape"],
                      "cv_r2_std": float(np.std([metrics(y[test], y_hat[test])["r2"] for _, test in split.folds], ddof=1))})
     return pl.DataFrame(rows, schema={"tenant": pl.Utf8, "holdout_r2": pl.Float64, "holdout_mape": pl.Float64,
                                       "cv_r2_std": pl.Float64})

@@ -28,6 +28,9 @@ class Simulation:
         forecasts: the forecasts weather-triggered spend was planned on (:data:`FORECAST_SCHEMA`; empty for other
             tenants).
         experiments: the lift tests the tenant ran, as their readouts (:data:`EXPERIMENT_UNITS`; empty when none).
+        revenue_draws: [replicates, days] USD, the tenant's daily revenue drawn again from the same noise process
+            around the same expectation (the true predictive distribution of each day's revenue); None unless
+            :func:`~weather_mmm.simulation.simulate.simulate_tenant` was asked for replicates.
     """
 
     sales: pl.DataFrame
@@ -36,6 +39,7 @@ class Simulation:
     parameters: pl.DataFrame
     forecasts: pl.DataFrame
     experiments: pl.DataFrame
+    revenue_draws: np.ndarray | None = None
 
 
 #: Column -> (unit, meaning) of ``tenant_sales`` after date, tenant and geo (null where an import lacks it).

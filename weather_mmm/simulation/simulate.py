@@ -214,6 +214,7 @@ def simulate_tenant(
     weather: pl.DataFrame,
     climatology: dict[str, CityClimatology],
     end: dt.date,
+    replicates: int = 0,
 ) -> Simulation:
     """Simulate ``profile`` from the calendar start to ``end`` on ``weather``.
 
@@ -221,11 +222,13 @@ def simulate_tenant(
         weather: ``weather_daily`` rows (any superset) for the tenant's cities and every calendar day.
         climatology: per-city climatology (normal weather for the counterfactual and the tail).
         end: last calendar day.
+        replicates: how many times to draw each day's revenue again from its noise process
+            (``Simulation.revenue_draws``; from a stream of their own, so the tables are the same with or without).
 
     Raises:
         ValueError: the weather lacks a city or a day of the tenant's calendar (names them).
     """
-    return decompose_and_score(profile, *demand_process(profile, weather, climatology, end))
+    return decompose_and_score(profile, *demand_process(profile, weather, climatology, end), replicates=replicates)
 
 
 def demand_process(profile: TenantProfile, weather: pl.DataFrame, climatology: dict[str, CityClimatology],

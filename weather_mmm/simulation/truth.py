@@ -95,8 +95,11 @@ def media_revenue(profile: TenantProfile, g: dict, ch, spend_T: np.ndarray) -> n
 
 
 def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, base_index: np.ndarray,
-                        depth: np.ndarray, per_geo: dict, forecast_rows: list[pl.DataFrame]) -> Simulation:
+                        depth: np.ndarray, per_geo: dict, forecast_rows: list[pl.DataFrame], replicates: int = 0) -> Simulation:
     n = len(dates)
+    if replicates:
+        replica_rng = _rng(profile, "replicates")
+        tenant_z, revenue_draws = replica_rng.standard_normal((replicates, n)), np.zeros((replicates, n))
     shares = np.array([c.share for c in profile.categories])
     shares = shares / shares.sum()
     # Scale: baseline revenue so that media earns about ``media_share`` of revenue at target ROAS.
@@ -146,8 +149,10 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
         for name, values in comp.items():
             comps.append(pl.DataFrame({"date": date_s, "tenant": profile.tenant, "geo": geo, "component": name,
                                        "revenue": values}))
-        sales.append(_realise_sales(profile, geo, date_s, B[:, :n] * W[:, :n], media_actual[:n], W[:, :n], wbar[:n],
-                                    shares, depth[:n]))
+        noise_inputs = (B[:, :n] * W[:, :n], media_actual[:n], W[:, :n], wbar[:n], shares, depth[:n])
+        sales.append(_realise_sales(profile, geo, date_s, *noise_inputs))
+        if replicates:
+            revenue_draws += _revenue_replicates(profile, replica_rng, tenant_z, *noise_inputs)
         spend_rows.append(_spend_table(profile, geo, date_s, g["spend"]))
 
     for ch in profile.channels:
@@ -196,10 +201,30 @@ def decompose_and_score(profile: TenantProfile, dates: list[dt.date], T: int, ba
         parameters=parameters,
         forecasts=forecasts.sort(["date", "geo"]),
         experiments=pl.DataFrame(tests, schema=EXPERIMENT_SCHEMA),
+        revenue_draws=revenue_draws if replicates else None,
     )
 
 
 PARAMETER_COLUMNS = ["tenant", "kind", "key", "geo", "parameter", "value", "detail"]
+
+
+def _orders_to_revenue(mean_orders, gamma, r, upo, price, poisson_orders, poisson_units):
+    """(orders, units, revenue USD) of one category: negative-binomial orders (a Poisson count whose mean is
+    ``mean_orders`` times a Gamma(r) / r draw ``gamma``), each with 1 + Poisson(upo - 1) units at ``price``."""
+    o = poisson_orders(mean_orders * gamma / r)
+    u = o + poisson_units(o * (upo - 1))
+    return o, u, u * price
+
+
+def _shock(sd: float, z: np.ndarray) -> np.ndarray:
+    """Log-normal demand shock of mean 1 from standard normal draws ``z``."""
+    return np.exp(sd * z - sd**2 / 2)
+
+
+def _categories(profile, base_rev, media_rev, W, wbar, shares, depth):
+    """Per category of one geo: (index, category, expected revenue [n] USD, price [n] USD after promotions)."""
+    for i, cat in enumerate(profile.categories):
+        yield i, cat, base_rev[i] + media_rev * shares[i] * W[i] / wbar, cat.price * (1 - depth)
 
 
 def _realise_sales(profile, geo, date_s, base_rev, media_rev, W, wbar, shares, depth) -> pl.DataFrame:
@@ -208,8 +233,7 @@ def _realise_sales(profile, geo, date_s, base_rev, media_rev, W, wbar, shares, d
     rng = _rng(profile, f"sales:{geo}")
     tenant_shock = _rng(profile, "shock").normal(0, 1, HORIZON_DAYS)[:n]
     geo_shock = rng.normal(0, 1, HORIZON_DAYS)[:n]
-    mult = (np.exp(profile.shock_sd * tenant_shock - profile.shock_sd**2 / 2)
-            * np.exp(profile.geo_shock_sd * geo_shock - profile.geo_shock_sd**2 / 2))
+    mult = _shock(profile.shock_sd, tenant_shock) * _shock(profile.geo_shock_sd, geo_shock)
     upo = profile.units_per_order
     r = profile.nb_dispersion
     orders = np.zeros(n)
@@ -217,15 +241,12 @@ def _realise_sales(profile, geo, date_s, base_rev, media_rev, W, wbar, shares, d
     units = np.zeros(n)
     revenue = np.zeros(n)
     margin = np.zeros(n)
-    for i, cat in enumerate(profile.categories):
-        expected = base_rev[i] + media_rev * shares[i] * W[i] / wbar
-        price = cat.price * (1 - depth)
-        mean_orders = expected * mult / (price * upo)
-        gamma = _rng(profile, f"orders:{geo}:{cat.name}").standard_gamma(r, HORIZON_DAYS)[:n]
+    for i, cat, expected, price in _categories(profile, base_rev, media_rev, W, wbar, shares, depth):
         # One stream per draw kind, so a longer calendar only appends draws.
-        o = _rng(profile, f"poisson:{geo}:{cat.name}").poisson(mean_orders * gamma / r)
-        u = o + _rng(profile, f"units:{geo}:{cat.name}").poisson(o * (upo - 1))
-        rev = u * price
+        gamma = _rng(profile, f"orders:{geo}:{cat.name}").standard_gamma(r, HORIZON_DAYS)[:n]
+        o, u, rev = _orders_to_revenue(expected * mult / (price * upo), gamma, r, upo, price,
+                                       _rng(profile, f"poisson:{geo}:{cat.name}").poisson,
+                                       _rng(profile, f"units:{geo}:{cat.name}").poisson)
         p_new = (media_rev * shares[i] * W[i] / wbar * 0.8 + base_rev[i] * (1 - profile.repeat_rate)) / np.maximum(expected, 1e-9)
         orders += o
         orders_new += _rng(profile, f"new:{geo}:{cat.name}").binomial(o.astype(np.int64), np.clip(p_new, 0, 1))
@@ -238,6 +259,19 @@ def _realise_sales(profile, geo, date_s, base_rev, media_rev, W, wbar, shares, d
         "orders_returning": (orders - orders_new).astype(np.int64), "units": units.astype(np.int64),
         "margin": np.round(margin, 2), "promo_depth": np.round(depth, 3),
     })
+
+
+def _revenue_replicates(profile, rng, tenant_z, base_rev, media_rev, W, wbar, shares, depth) -> np.ndarray:
+    """[S, n] USD: one geo's daily revenue drawn again, S times, from the noise process of :func:`_realise_sales`
+    around the same expectation, from ``rng`` (a stream of its own); ``tenant_z`` [S, n] is the tenant-wide shock's
+    standard normal draws, shared by the geos of a replicate."""
+    mult = _shock(profile.shock_sd, tenant_z) * _shock(profile.geo_shock_sd, rng.standard_normal(tenant_z.shape))
+    r, upo = profile.nb_dispersion, profile.units_per_order
+    revenue = np.zeros(tenant_z.shape)
+    for _, _, expected, price in _categories(profile, base_rev, media_rev, W, wbar, shares, depth):
+        revenue += _orders_to_revenue(expected * mult / (price * upo), rng.standard_gamma(r, tenant_z.shape), r, upo,
+                                      price, rng.poisson, rng.poisson)[2]
+    return revenue
 
 
 def _spend_table(profile, geo, date_s, plan: dict[str, np.ndarray]) -> pl.DataFrame:
