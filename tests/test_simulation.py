@@ -202,3 +202,11 @@ def test_the_oracle_plans_as_the_allocator_and_the_check_reports_its_capture(wea
     unsure = OracleScales(list(current), np.ones(3), np.diag([0.16, 0.16, 0.16]), 0.1)
     careful, bold = (truth.incremental(unsure.plan(truth, bounds, now.sum(), now, now, r)) for r in (1.2816, 0.0))
     assert truth.incremental(now) < careful < bold == pytest.approx(at_mean["optimal"], rel=1e-3)
+    # marginal ROAS: the next dollar earns less than the average one on a concave curve, more on a convex start
+    marginal, by_channel = truth.marginal_roas(now), truth.incremental_by_channel(now)
+    cut = now.copy()
+    cut[:, 0] *= 0.5
+    assert marginal.shape == (3,) and (marginal > 0).all()
+    assert marginal[0] == pytest.approx((by_channel[0] - truth.incremental_by_channel(now * 0.99)[0]) / (0.01 * now[:, 0].sum()),
+                                        rel=0.05)  # a step up and a step down agree
+    assert truth.marginal_roas(cut)[0] > marginal[0]  # saturation: half the spend, a better next dollar

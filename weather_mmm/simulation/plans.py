@@ -59,6 +59,19 @@ class TruePlans:
         """[C] USD: each channel's true incremental revenue under ``plan`` ([H, C] USD/day)."""
         return self._revenue(np.asarray(plan, dtype=float)) - self._zero
 
+    def marginal_roas(self, plan: np.ndarray, step: float = 0.01) -> np.ndarray:
+        """[C] USD per USD: each channel's true marginal ROAS at ``plan`` ([H, C] USD/day), the revenue of ``step``
+        more of its spend on every horizon day (and its carryover) over that extra spend (the ground truth's
+        definition, :mod:`weather_mmm.simulation.truth`, over the horizon)."""
+        plan = np.asarray(plan, dtype=float)
+        base, out = self.incremental_by_channel(plan), np.zeros(len(self.channels))
+        for j in range(len(self.channels)):
+            up = plan.copy()
+            up[:, j] *= 1 + step
+            extra = step * plan[:, j].sum()
+            out[j] = (self.incremental_by_channel(up)[j] - base[j]) / extra if extra > 0 else np.nan
+        return out
+
     def incremental(self, plan: np.ndarray) -> float:
         """True incremental revenue (USD) of ``plan`` ([H, C] USD/day)."""
         return float(self.incremental_by_channel(plan).sum())
