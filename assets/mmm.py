@@ -3,10 +3,12 @@
 import datetime as dt
 import json
 import os
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from assets.check_results import check_result, read_tables
 from assets.models import BY_TENANT, model_tables, tenant_matrix
@@ -35,6 +37,15 @@ def mmm_settings() -> mmm.MMMSettings:
                            engine=os.environ.get("WEATHER_MMM_MMM_ENGINE", mmm.MMMSettings.engine))
 
 
+class MMMFitConfig(dg.Config):
+    """A run of ``mmm_fit`` fits the tenant anew, unless ``version`` names a stored version for its tables to describe:
+    the one in use after a rollback (``weather-mmm rollback``, ``rolled_back_plans_sensor``), so that they, the
+    reports and the plan speak of the same fit."""
+
+    version: str | None = Field(None, description="A stored model version of the tenant, in use, for the tables to "
+                                                  "describe instead of fitting anew (a rollback's)")
+
+
 @dg.multi_asset(
     outs={name: dg.AssetOut(io_manager_key="warehouse_io_manager", metadata=TENANT, kinds={"duckdb", "jax"},
                             code_version=MMM_CODE)
@@ -44,10 +55,11 @@ def mmm_settings() -> mmm.MMMSettings:
     pool=WAREHOUSE_POOL,
     group_name="models",
 )
-def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: MMMFitConfig):
     """One tenant's Bayesian MMM (``weather_mmm.models.mmm``), fitted per geo (its sales, spend and city weather)
     on the baselines' training days, calibrated with its lift tests (``tenant_experiments``) when it ran any, with
     the ROAS priors its team stated (``WEATHER_MMM_PRIORS``, ``weather_mmm.models.priors``) where it stated any.
+    With ``config.version`` (a rollback), the tables describe that stored version instead, and nothing is fitted.
 
     Tables: ``mmm_effects`` (kind roas | mroas | weather_share | weather_effect | lift_test; ``mmm.effects_table``),
     ``mmm_diagnostics`` (max R-hat, min ESS, divergences, fit seconds, holdout R², MAPE, 90 % coverage,
@@ -59,29 +71,31 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     with duckdb.get_connection() as conn:
         matrix, channels, geos = tenant_matrix(conn, tenant)
         data = model_tables(conn, tenant, matrix)
+        row = store.in_use(conn, tenant, config.version) if config.version else None
     input_version = mmm_inputs(tenant_model_inputs(matrix, data), data["experiments"], stated_priors(tenant))
-    inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels, load_climatology(),
-                               data["experiments"])
-    inputs = mmm.with_roas_priors(inputs, priors.read_priors(priors_path(), tenant), f"{priors_path()}: {tenant}")
-    for note in inputs.lift_tests_unused:
-        context.log.warning(f"{tenant}: {note}; the fit does not use it")
-    fit = mmm.fit_mmm(inputs, mmm_settings())
-    e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
-    decomposition = mmm.decomposition(fit)
-    negative = decomposition.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(inputs.dates)
-    effects = mmm.effects_table(e)
-    diag = {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "coverage90": hold["coverage90"],
-            "negative_baseline_share": negative}
-    shifted = mmm_quality.shift_note(mmm_quality.feature_shift(inputs))
-    version, path = store.save_fit(models_dir(), tenant, fit)
-    with duckdb.get_connection() as conn:
-        previous = store.usable_version(conn, tenant)
-        status, reason = mmm_quality.fit_status(diag, float(effects["ess"].drop_nulls().min()), previous)
-        store.record_version(conn, {
-            "tenant": tenant, "version": version, "engine": fit.settings.engine, "data_fingerprint": input_version,
-            "code_version": mmm.CODE_VERSION, "settings": json.dumps(fit.settings.__dict__),
-            "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
-            "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "status": status, "reason": reason})
+    if row:
+        fit, version, status, reason = store.load_fit(Path(row["path"])), row["version"], row["status"], row["reason"]
+        described = _tables(fit)
+    else:
+        inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels,
+                                   load_climatology(), data["experiments"])
+        inputs = mmm.with_roas_priors(inputs, priors.read_priors(priors_path(), tenant), f"{priors_path()}: {tenant}")
+        for note in inputs.lift_tests_unused:
+            context.log.warning(f"{tenant}: {note}; the fit does not use it")
+        fit = mmm.fit_mmm(inputs, mmm_settings())
+        described = _tables(fit)
+        version, path = store.save_fit(models_dir(), tenant, fit)
+        diag, effects = described["diagnostics"], described["effects"]
+        with duckdb.get_connection() as conn:
+            previous = store.usable_version(conn, tenant)
+            status, reason = mmm_quality.fit_status(diag, float(effects["ess"].drop_nulls().min()), previous)
+            store.record_version(conn, {
+                "tenant": tenant, "version": version, "engine": fit.settings.engine, "data_fingerprint": input_version,
+                "code_version": mmm.CODE_VERSION, "settings": json.dumps(fit.settings.__dict__),
+                "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
+                "holdout_r2": diag["holdout_r2"], "holdout_mape": diag["holdout_mape"], "status": status, "reason": reason})
+    e, diag, effects, decomposition = (described[k] for k in ("estimates", "diagnostics", "effects", "decomposition"))
+    shifted = mmm_quality.shift_note(mmm_quality.feature_shift(fit.inputs))
     diagnostics = pl.DataFrame([{**diag, "model_version": version, "status": status, "status_reason": reason,
                                  "shifted_inputs": shifted}])
     tag = pl.lit(tenant).alias("tenant")
@@ -92,16 +106,28 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             "kind", "key", *[pl.col(c).round(3) for c in ("mean", "lo90", "hi90")], pl.col("ess").round(0)))),
         "weather_share": round(e["weather_share"]["mean"], 4),
         "max_rhat": round(diag["max_rhat"], 4), "fit_seconds": round(diag["fit_seconds"], 1),
-        "holdout_r2": round(hold["r2"], 3), "holdout_mape": round(hold["mape"], 4),
+        "holdout_r2": round(diag["holdout_r2"], 3), "holdout_mape": round(diag["holdout_mape"], 4),
         "model_version": version, "status": f"{status}: {reason}", "shifted_inputs": shifted or "none",
-        "lift_tests": dg.MetadataValue.json({"used": [t["experiment"] for t in inputs.lift_tests],
-                                             "left_out": list(inputs.lift_tests_unused)}),
+        "described": "a stored version, put back in use by a rollback (nothing fitted)" if config.version else "a new fit",
+        "lift_tests": dg.MetadataValue.json({"used": [t["experiment"] for t in fit.inputs.lift_tests],
+                                             "left_out": list(fit.inputs.lift_tests_unused)}),
         "stated_roas_priors": dg.MetadataValue.json({c: [round(lo, 3), round(hi, 3)] for c, lo, hi in effects.filter(
             pl.col("kind") == "stated_prior").select("key", "lo90", "hi90").iter_rows()}),
         **figure_metadata(duckdb, tenant, tables, ["tenant_features", "tenant_ground_truth"],
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")
     return tuple(versioned(t, name, MMM_CODE, input_version) for name, t in tables.items())
+
+
+def _tables(fit: mmm.MMMFit) -> dict:
+    """What the tables say of ``fit``: its effect estimates (``mmm.effects``), their table, its diagnostics with
+    the holdout scores and the share of days with a negative baseline, and its daily decomposition."""
+    e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
+    decomposition = mmm.decomposition(fit)
+    negative = decomposition.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(fit.inputs.dates)
+    return {"estimates": e, "effects": mmm.effects_table(e), "decomposition": decomposition,
+            "diagnostics": {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"],
+                            "coverage90": hold["coverage90"], "negative_baseline_share": negative}}
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,

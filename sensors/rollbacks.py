@@ -4,13 +4,13 @@
 newest) puts an earlier model version back in use, as ``weather-mmm rollback --no-plan`` does
 (``weather_mmm.models.store.rollback``).
 
-``rolled_back_plans_sensor``: a tenant's stored plan was made from a model version since rolled back (by this
-job, the command line or Python) -> its budget allocation is planned again from the version now in use,
-without waiting for the weekly schedule.
+``rolled_back_plans_sensor``: a tenant's stored plan or MMM tables were made from a model version since rolled back
+(by this job, the command line or Python) -> the MMM's tables describe the version now in use (``assets.mmm.MMMFitConfig``:
+nothing is fitted) and its budget allocation is planned again from it, without waiting for the weekly schedule.
 
-Each request's run key is the tenant, the version the plan was made from, the version now in use and a digest of
-the rollback's record (which has its time, to the second), so one rollback is planned once however often the
-daemon looks, and a later one again. A tenant with no version in use is left out (its plan would fail for want
+Each request's run key is the tenant, the version the plan (or else the tables) was made from, the version now in
+use and a digest of the rollback's record (which has its time, to the second), so one rollback is planned once
+however often the daemon looks, and a later one again. A tenant with no version in use is left out (its plan would fail for want
 of one). The warehouse is read only when no run is writing it: a busy warehouse is a skipped tick, looked at
 again at the next.
 """
@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from assets.allocation import budget_allocation
+from assets.mmm import mmm_fit
 from assets.partitions import tenant_partitions
 from sensors.jobs import tenant_model_job
 from weather_mmm import settings
@@ -61,23 +62,26 @@ def _digest(text: str) -> str:
 
 
 @dg.sensor(jobs=[tenant_model_job], minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="A tenant's plan was made from a model version since rolled back: plan it again from the "
-                       "version now in use.")
+           description="A tenant's plan or MMM tables were made from a model version since rolled back: describe "
+                       "the version now in use in the MMM's tables and plan again from it.")
 def rolled_back_plans_sensor(context: dg.SensorEvaluationContext):
     path = settings.warehouse_path()
     if not path.exists():
         return dg.SkipReason(f"no warehouse at {path} yet")
     try:
         with duckdb.connect(str(path), read_only=True) as conn:
-            stale = store.plans_from_rolled_back_versions(conn)
+            stale = store.made_from_rolled_back_versions(conn)
     except duckdb.IOException as exc:
         return dg.SkipReason(f"warehouse busy, looking again at the next tick: {exc}")
     stale = stale.filter(stale["in_use"].is_not_null())
     if stale.is_empty():
-        return dg.SkipReason("every stored plan was made from a model version still in use")
-    for tenant, planned, rolled_back, in_use in stale.iter_rows():
-        context.log.info(f"{tenant}: plan made from {planned}, {rolled_back}; planning again from {in_use}")
-    return [dg.RunRequest(run_key=f"rollback:{tenant}:{planned}:{in_use}:{_digest(rolled_back)}",
-                          job_name=tenant_model_job.name, partition_key=tenant, asset_selection=list(budget_allocation.keys),
+        return dg.SkipReason("every stored plan and MMM table was made from a model version still in use")
+    for tenant, made_from, rolled_back, in_use in stale.iter_rows():
+        context.log.info(f"{tenant}: plan or MMM tables made from {made_from}, {rolled_back}; describing and planning "
+                         f"again from {in_use}")
+    return [dg.RunRequest(run_key=f"rollback:{tenant}:{made_from}:{in_use}:{_digest(rolled_back)}",
+                          job_name=tenant_model_job.name, partition_key=tenant,
+                          asset_selection=list(mmm_fit.keys) + list(budget_allocation.keys),
+                          run_config={"ops": {"mmm_fit": {"config": {"version": in_use}}}},
                           tags={"weather_mmm/trigger": "rollback"})
-            for tenant, planned, rolled_back, in_use in stale.iter_rows()]
+            for tenant, made_from, rolled_back, in_use in stale.iter_rows()]

@@ -242,15 +242,20 @@ def test_model_store_round_trip_and_rollback(tmp_path):
     store.record_version(conn, {**row, "version": "v2", "status": "usable"})
     store.record_version(conn, {**row, "version": "v3", "status": "not_converged", "reason": "max R-hat 1.05"})
     assert store.usable_version(conn, "acme")["version"] == "v2"  # the failed v3 is kept but never used
-    assert store.plans_from_rolled_back_versions(conn).is_empty()  # no allocation_summary yet
+    assert store.made_from_rolled_back_versions(conn).is_empty()  # no allocation_summary yet
     conn.execute("create table main.allocation_summary as select 'acme' tenant, 'all' channel, 'v2' model_version")
-    assert store.plans_from_rolled_back_versions(conn).is_empty()  # planned from the version in use
+    assert store.made_from_rolled_back_versions(conn).is_empty()  # planned from the version in use
     assert store.rollback(conn, "acme")["version"] == "v1"
     assert store.usable_version(conn, "acme")["version"] == "v1"
+    assert store.in_use(conn, "acme", "v1")["path"] == str(path)  # the version the MMM's tables may describe now
+    with pytest.raises(store.ModelStoreError, match="tenant acme: version v2 is not the model version in use \\(v1\\)"):
+        store.in_use(conn, "acme", "v2")
+    with pytest.raises(store.ModelStoreError, match="tenant nobody: version v1 is not the model version in use \\(none is\\)"):
+        store.in_use(conn, "nobody", "v1")
     status = dict(conn.execute("select version, status from model_versions").fetchall())
     assert status == {"v0": "usable", "v1": "usable", "v2": "rolled_back", "v3": "not_converged"}
-    stale = store.plans_from_rolled_back_versions(conn)  # to plan again
-    assert stale.select("tenant", "planned_from", "in_use").rows() == [("acme", "v2", "v1")]
+    stale = store.made_from_rolled_back_versions(conn)  # to plan again
+    assert stale.select("tenant", "made_from", "in_use").rows() == [("acme", "v2", "v1")]
     assert re.fullmatch(r"rolled back by hand on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to v1", stale["rolled_back"][0])
     with pytest.raises(ValueError, match="nothing to roll back to"):  # v0 is of an earlier model: never used
         store.rollback(conn, "acme")
@@ -263,11 +268,16 @@ def test_model_store_round_trip_and_rollback(tmp_path):
     assert store.rollback(conn, "acme", to="v2")["version"] == "v2"  # undone: v2 in use again, v1 stays usable
     status = dict(conn.execute("select version, status from model_versions").fetchall())
     assert status == {"v0": "usable", "v1": "usable", "v2": "usable", "v3": "not_converged"}
-    assert store.plans_from_rolled_back_versions(conn).is_empty()
+    assert store.made_from_rolled_back_versions(conn).is_empty()
     store.record_version(conn, {**row, "version": "v4", "status": "usable"})
+    conn.execute("create table main.mmm_diagnostics as select 'acme' tenant, 'v4' model_version")  # the tables: v4's
     assert store.rollback(conn, "acme", to="v1")["version"] == "v1"  # past two newer versions at once
     assert dict(conn.execute("select version, status from model_versions where version in ('v2', 'v4')").fetchall()) \
         == {"v2": "rolled_back", "v4": "rolled_back"}
+    stale = store.made_from_rolled_back_versions(conn)  # plan (v2) and tables (v4) both stale: named by the plan's
+    assert stale.select("tenant", "made_from", "in_use").rows() == [("acme", "v2", "v1")]
+    conn.execute("update main.allocation_summary set model_version = 'v1'")  # planned again from v1 (`weather-mmm run`)
+    assert store.made_from_rolled_back_versions(conn).select("made_from", "in_use").rows() == [("v4", "v1")]  # the tables
     assert conn.execute("select reason from model_versions where version = 'v4'").fetchone()[0].endswith(" to v1")
     with pytest.raises(FileNotFoundError, match="missing"):
         store.load_fit(tmp_path / "gone.npz")

@@ -216,7 +216,9 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert f"tenant {TENANT} has no model version nope (versions: {fit}, {older})" in capsys.readouterr().err
     tick = _rollback_tick()
     assert [(r.partition_key, r.run_key.rsplit(":", 1)[0]) for r in tick.run_requests] == [(TENANT, f"rollback:{TENANT}:{fit}:{older}")]
-    assert set(tick.run_requests[0].asset_selection) == {dg.AssetKey("budget_allocation"), dg.AssetKey("allocation_summary")}
+    assert set(tick.run_requests[0].asset_selection) == {dg.AssetKey(k) for k in (
+        "budget_allocation", "allocation_summary", "mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves")}
+    assert tick.run_requests[0].run_config == {"ops": {"mmm_fit": {"config": {"version": older}}}}  # described, not fitted
     assert main(["rollback", TENANT, "--to", fit, "--no-plan"]) == 0  # undone: the plan is from the version in use
     assert f"in use again (was {older})" in capsys.readouterr().out
     assert not _rollback_tick().run_requests
@@ -225,7 +227,12 @@ def test_run_one_tenant_materializes_features_and_baselines(warehouse, open_mete
     assert re.search(rf"planned again from {older}: expected lift over the current allocation [+-][\d,]+ USD", out)
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select distinct model_version from allocation_summary").fetchall() == [(older,)]
-    assert "every stored plan was made from a model version still in use" in _rollback_tick().skip_message
+        # the MMM's tables describe the version in use too, from its artifact, and no new version was fitted
+        assert conn.execute("select model_version, status from mmm_diagnostics").fetchall() == [(older, "usable")]
+        assert conn.execute("select mean, lo90, hi90 from mmm_effects where kind = 'roas' and key = 'meta'").fetchone() == pytest.approx(roas)
+        assert conn.execute("select count(*) from model_versions").fetchone()[0] == 2
+    assert main(["show", TENANT]) == 0 and "these figures are the newest fit's" not in capsys.readouterr().out
+    assert "every stored plan and MMM table was made from a model version still in use" in _rollback_tick().skip_message
     assert main(["rollback", TENANT]) == 2  # the one usable version is in use
     assert "nothing to roll back to" in capsys.readouterr().err
     assert main(["models", "nobody"]) == 2 and "tenant nobody has no model version in" in capsys.readouterr().err

@@ -528,7 +528,7 @@ def test_a_rollback_from_the_ui_puts_the_earlier_version_in_use_and_the_sensor_p
     def tick():
         return _tick(instance, None, rolled_back_plans_sensor)[0]
 
-    assert "every stored plan was made from a model version still in use" in tick().skip_message
+    assert "every stored plan and MMM table was made from a model version still in use" in tick().skip_message
     failed = job.execute_in_process(partition_key="acme", instance=instance, raise_on_error=False,
                                     run_config={"ops": {"rollback_model_version": {"config": {"to": "v3"}}}})
     assert not failed.success and "tenant acme: version v3 is not_converged" in " ".join(failure_messages(failed))
@@ -540,7 +540,9 @@ def test_a_rollback_from_the_ui_puts_the_earlier_version_in_use_and_the_sensor_p
     requests = tick().run_requests
     assert [(r.job_name, r.partition_key, r.run_key[:len("rollback:acme:v2:v1:")]) for r in requests] == [
         ("tenant_model_job", "acme", "rollback:acme:v2:v1:")]
-    assert set(requests[0].asset_selection) == {dg.AssetKey("budget_allocation"), dg.AssetKey("allocation_summary")}
+    assert set(requests[0].asset_selection) == {dg.AssetKey(k) for k in (  # the MMM's tables describe v1, then it plans
+        "mmm_effects", "mmm_diagnostics", "mmm_decomposition", "mmm_curves", "budget_allocation", "allocation_summary")}
+    assert requests[0].run_config == {"ops": {"mmm_fit": {"config": {"version": "v1"}}}}
     assert tick().run_requests[0].run_key == requests[0].run_key  # the same rollback: Dagster runs its key once
     time.sleep(1.1)  # the rollback's record has its time to the second
     assert job.execute_in_process(partition_key="acme", instance=instance, run_config={

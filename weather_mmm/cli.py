@@ -244,16 +244,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replan(tenant: str, config: dict) -> bool:
+def _replan(tenant: str, config: dict, described: str | None = None) -> bool:
     """Materialize ``budget_allocation`` of ``tenant`` in-process with ``config`` (``PlanConfig`` fields) as its run
-    config; print the failure's reasons and return False when it fails."""
+    config, after (``described``: a model version, the one in use after a rollback) the MMM's tables describing
+    that version (``assets.mmm.MMMFitConfig``); print the failure's reasons and return False when it fails."""
     from assets.allocation import budget_allocation
+    from assets.mmm import mmm_fit
     from sensors.jobs import execute, failure_messages
     from weather_mmm.definitions import build_definitions
 
+    ops = {"budget_allocation": {"config": config}} | ({"mmm_fit": {"config": {"version": described}}} if described else {})
     result = execute(build_definitions(), "tenant_model_job", _instance(), partition_key=tenant,
-                     asset_selection=list(budget_allocation.keys),
-                     run_config={"ops": {"budget_allocation": {"config": config}},
+                     asset_selection=list(budget_allocation.keys) + (list(mmm_fit.keys) if described else []),
+                     run_config={"ops": ops,
                                  "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # failures printed below
     for line in [] if result.success else failure_messages(result):
         print(f"error: {line}", file=sys.stderr)
@@ -317,7 +320,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         before = (store.usable_version(conn, args.tenant) or {}).get("version")
         now = store.rollback(conn, args.tenant, args.to)
     print(f"{args.tenant}: model version {now['version']} in use again (was {before})")
-    if not args.no_plan and not _replan(args.tenant, {}):
+    if not args.no_plan and not _replan(args.tenant, {}, described=now["version"]):
         return EXIT_FAILED
     with open_warehouse(path, on_wait=_tell) as conn:
         print(text_table(_versions_table(conn, args.tenant)))
@@ -327,8 +330,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(f"planned again from {now['version']}: expected lift over the current allocation {plan[0]:+,.0f} USD "
               f"[{plan[1]:+,.0f}, {plan[2]:+,.0f}] (90 % interval); `weather-mmm plan {args.tenant}` prints the plan")
     if args.no_plan:
-        print(f"the stored plan stays until the next `weather-mmm run` (or the daemon's rolled_back_plans_sensor) "
-              f"plans {args.tenant} again from {now['version']}")
+        print(f"the stored plan and the MMM's tables stay until the daemon's rolled_back_plans_sensor (or `weather-mmm "
+              f"rollback {args.tenant} --to {now['version']}` without --no-plan) plans and describes {args.tenant} again "
+              f"from {now['version']}")
     return EXIT_OK
 
 

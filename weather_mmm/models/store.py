@@ -143,6 +143,18 @@ def usable_version(conn, tenant: str) -> dict | None:
     return rows.row(0, named=True) if rows.height else None
 
 
+def in_use(conn, tenant: str, version: str) -> dict:
+    """The row of ``version``, which must be the version of ``tenant`` in use (:func:`usable_version`).
+
+    Raises:
+        ModelStoreError: ``version`` is not the one in use (names it and the one that is, or says none is)."""
+    row = usable_version(conn, tenant)
+    if row is None or row["version"] != version:
+        raise ModelStoreError(f"tenant {tenant}: version {version} is not the model version in use "
+                              f"({row['version'] if row else 'none is'})")
+    return row
+
+
 def rollback(conn, tenant: str, to: str | None = None) -> dict:
     """Put an earlier version of ``tenant`` back in use: without ``to``, the usable version before the newest; with
     it, that version (``usable``, or ``rolled_back`` before, which undoes a rollback). Every usable version newer
@@ -192,18 +204,20 @@ def rollback(conn, tenant: str, to: str | None = None) -> dict:
     return usable_version(conn, tenant)
 
 
-def plans_from_rolled_back_versions(conn) -> pl.DataFrame:
-    """Tenants whose stored plan (``allocation_summary``) was made from a version since rolled back, with the
-    version it was made from (``planned_from``), when and to what it was rolled back (``rolled_back``, its
-    reason) and the version now in use (``in_use``, null when none is). Empty before both tables exist. Works on a
-    read-only connection."""
+def made_from_rolled_back_versions(conn) -> pl.DataFrame:
+    """Tenants whose stored plan (``allocation_summary``) or MMM tables (``mmm_diagnostics``) were made from a version
+    since rolled back, with that version (``made_from``; the plan's where both are), when and to what it was rolled
+    back (``rolled_back``, its reason) and the version now in use (``in_use``, null when none is). Empty before
+    ``model_versions`` and one of the others exist. Works on a read-only connection."""
     tables = {t for (t,) in conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
-    if not {"model_versions", "allocation_summary"} <= tables:
-        return pl.DataFrame(schema={"tenant": pl.String, "planned_from": pl.String, "rolled_back": pl.String,
+    made = [f"select tenant, model_version, {rank} as rank from main.{t}" + (" where channel = 'all'" if t == "allocation_summary" else "")
+            for rank, t in enumerate(("allocation_summary", "mmm_diagnostics")) if t in tables]
+    if "model_versions" not in tables or not made:
+        return pl.DataFrame(schema={"tenant": pl.String, "made_from": pl.String, "rolled_back": pl.String,
                                     "in_use": pl.String})
-    return pl.from_arrow(conn.execute("""
-        select a.tenant, a.model_version planned_from, v.reason rolled_back,
+    return pl.from_arrow(conn.execute(f"""
+        select a.tenant, arg_min(a.model_version, a.rank) made_from, arg_min(v.reason, a.rank) rolled_back,
                (select max(version) from main.model_versions u where u.tenant = a.tenant and u.status = 'usable'
                   and u.code_version = ?) in_use
-        from main.allocation_summary a join main.model_versions v on v.tenant = a.tenant and v.version = a.model_version
-        where a.channel = 'all' and v.status = 'rolled_back' order by a.tenant""", [CODE_VERSION]).to_arrow_table())
+        from ({" union all ".join(made)}) a join main.model_versions v on v.tenant = a.tenant and v.version = a.model_version
+        where v.status = 'rolled_back' group by a.tenant order by a.tenant""", [CODE_VERSION]).to_arrow_table())
