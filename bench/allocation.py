@@ -63,7 +63,8 @@ def main() -> None:
           f"of {rows.height} tenant-channels; median absolute relative error "
           f"{(rows['mean'] / rows['true'] - 1).abs().median():.0%}; the posterior-mean plan moves a channel the optimal plan's "
           f"way for {rows.filter(pl.col('mean_plan').sign() == pl.col('optimal_plan').sign()).height} of {rows.height}")
-    print(rows.with_columns(pl.col("mean", "lo90", "hi90", "true").round(2), pl.col("mean_plan", "optimal_plan").round(3)))
+    with pl.Config(tbl_rows=-1):
+        print(rows.with_columns(pl.col("mean", "lo90", "hi90", "true").round(2), pl.col("mean_plan", "optimal_plan").round(3)))
 
 
 def _marginal_rows(tenant: str, mean_plan, weather: pl.DataFrame, climatology: dict) -> pl.DataFrame:
