@@ -74,8 +74,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: M
         row = store.in_use(conn, tenant, config.version) if config.version else None
     input_version = mmm_inputs(tenant_model_inputs(matrix, data), data["experiments"], stated_priors(tenant))
     if row:
-        fit, version, status, reason = store.load_fit(Path(row["path"])), row["version"], row["status"], row["reason"]
-        described = _tables(fit)
+        fit = store.load_fit(Path(row["path"]))
     else:
         inputs = mmm.tenant_inputs(tenant, data["sales"], data["spend"], data["weather"], geos, channels,
                                    load_climatology(), data["experiments"])
@@ -83,9 +82,11 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: M
         for note in inputs.lift_tests_unused:
             context.log.warning(f"{tenant}: {note}; the fit does not use it")
         fit = mmm.fit_mmm(inputs, mmm_settings())
-        described = _tables(fit)
+    e, diag, effects, decomposition = _described(fit)
+    if row:
+        version, status, reason = row["version"], row["status"], row["reason"]
+    else:
         version, path = store.save_fit(models_dir(), tenant, fit)
-        diag, effects = described["diagnostics"], described["effects"]
         with duckdb.get_connection() as conn:
             previous = store.usable_version(conn, tenant)
             status, reason = mmm_quality.fit_status(diag, float(effects["ess"].drop_nulls().min()), previous)
@@ -94,7 +95,6 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: M
                 "code_version": mmm.CODE_VERSION, "settings": json.dumps(fit.settings.__dict__),
                 "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "path": str(path),
                 "holdout_r2": diag["holdout_r2"], "holdout_mape": diag["holdout_mape"], "status": status, "reason": reason})
-    e, diag, effects, decomposition = (described[k] for k in ("estimates", "diagnostics", "effects", "decomposition"))
     shifted = mmm_quality.shift_note(mmm_quality.feature_shift(fit.inputs))
     diagnostics = pl.DataFrame([{**diag, "model_version": version, "status": status, "status_reason": reason,
                                  "shifted_inputs": shifted}])
@@ -119,15 +119,15 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: M
     return tuple(versioned(t, name, MMM_CODE, input_version) for name, t in tables.items())
 
 
-def _tables(fit: mmm.MMMFit) -> dict:
-    """What the tables say of ``fit``: its effect estimates (``mmm.effects``), their table, its diagnostics with
-    the holdout scores and the share of days with a negative baseline, and its daily decomposition."""
+def _described(fit: mmm.MMMFit) -> tuple[dict, dict, pl.DataFrame, pl.DataFrame]:
+    """What the tables say of ``fit``: (its effect estimates, ``mmm.effects``; its diagnostics with the holdout scores
+    and the share of days with a negative baseline; the estimates' table, ``mmm.effects_table``; its daily
+    decomposition)."""
     e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
     decomposition = mmm.decomposition(fit)
     negative = decomposition.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(fit.inputs.dates)
-    return {"estimates": e, "effects": mmm.effects_table(e), "decomposition": decomposition,
-            "diagnostics": {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"],
-                            "coverage90": hold["coverage90"], "negative_baseline_share": negative}}
+    return e, {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "coverage90": hold["coverage90"],
+               "negative_baseline_share": negative}, mmm.effects_table(e), decomposition
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,

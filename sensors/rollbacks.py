@@ -4,14 +4,15 @@
 newest) puts an earlier model version back in use, as ``weather-mmm rollback --no-plan`` does
 (``weather_mmm.models.store.rollback``).
 
-``rolled_back_plans_sensor``: a tenant's stored plan or MMM tables were made from a model version since rolled back
-(by this job, the command line or Python) -> the MMM's tables describe the version now in use (``assets.mmm.MMMFitConfig``:
-nothing is fitted) and its budget allocation is planned again from it, without waiting for the weekly schedule.
+``rolled_back_plans_sensor``: a tenant's stored plan or MMM tables were made from a model version since rolled
+back (by this job, the command line or Python) -> the MMM's tables describe the version now in use
+(``assets.mmm.MMMFitConfig``: nothing is fitted) and its budget allocation is planned again from it, without
+waiting for the weekly schedule.
 
 Each request's run key is the tenant, the version the plan (or else the tables) was made from, the version now in
 use and a digest of the rollback's record (which has its time, to the second), so one rollback is planned once
-however often the daemon looks, and a later one again. A tenant with no version in use is left out (its plan would fail for want
-of one). The warehouse is read only when no run is writing it: a busy warehouse is a skipped tick, looked at
+however often the daemon looks, and a later one again. A tenant with no version in use is left out (its plan
+would fail for want of one). The warehouse is read only when no run is writing it: a busy warehouse is a skipped tick, looked at
 again at the next.
 """
 

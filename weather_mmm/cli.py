@@ -330,9 +330,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(f"planned again from {now['version']}: expected lift over the current allocation {plan[0]:+,.0f} USD "
               f"[{plan[1]:+,.0f}, {plan[2]:+,.0f}] (90 % interval); `weather-mmm plan {args.tenant}` prints the plan")
     if args.no_plan:
-        print(f"the stored plan and the MMM's tables stay until the daemon's rolled_back_plans_sensor (or `weather-mmm "
-              f"rollback {args.tenant} --to {now['version']}` without --no-plan) plans and describes {args.tenant} again "
-              f"from {now['version']}")
+        print(f"the stored plan and the MMM's tables stay as they are until the daemon's rolled_back_plans_sensor "
+              f"describes and plans {args.tenant} again from {now['version']} (the next `weather-mmm run` plans from it "
+              f"too, and leaves the tables)")
     return EXIT_OK
 
 
