@@ -82,7 +82,7 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: M
         for note in inputs.lift_tests_unused:
             context.log.warning(f"{tenant}: {note}; the fit does not use it")
         fit = mmm.fit_mmm(inputs, mmm_settings())
-    e, diag, effects, decomposition = _described(fit)
+    e, diag, effects, decomposition = mmm.review(fit)
     if row:
         version, status, reason = row["version"], row["status"], row["reason"]
     else:
@@ -117,17 +117,6 @@ def mmm_fit(context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: M
                           ["fit", "contributions", "roas", "response_curves", "weather_curves"]),
     }, output_name="mmm_effects")
     return tuple(versioned(t, name, MMM_CODE, input_version) for name, t in tables.items())
-
-
-def _described(fit: mmm.MMMFit) -> tuple[dict, dict, pl.DataFrame, pl.DataFrame]:
-    """What the tables say of ``fit``: (its effect estimates, ``mmm.effects``; its diagnostics with the holdout scores
-    and the share of days with a negative baseline; the estimates' table, ``mmm.effects_table``; its daily
-    decomposition)."""
-    e, diag, hold = mmm.effects(fit), mmm.diagnostics(fit), mmm.holdout_scores(fit)
-    decomposition = mmm.decomposition(fit)
-    negative = decomposition.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(fit.inputs.dates)
-    return e, {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "coverage90": hold["coverage90"],
-               "negative_baseline_share": negative}, mmm.effects_table(e), decomposition
 
 
 @dg.asset_check(asset="mmm_diagnostics", additional_deps=["mmm_effects"], pool=WAREHOUSE_POOL, blocking=True,

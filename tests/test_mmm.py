@@ -74,6 +74,10 @@ def test_decomposition_adds_up_and_effects_have_intervals(fitted):
     assert diag["draws"] == 200 and diag["max_rhat"] > 1.0 and diag["fit_seconds"] > 0
     hold = mmm.holdout_scores(fit)
     assert hold["r2"] > 0.5 and 0.5 <= hold["coverage90"] <= 1.0
+    reviewed, summary, table, days = mmm.review(fit)  # what the tables say, in one call: the same figures
+    assert reviewed["roas"] == e["roas"] and table.equals(mmm.effects_table(e)) and days.equals(parts)
+    assert summary == {**diag, "holdout_r2": hold["r2"], "holdout_mape": hold["mape"], "coverage90": hold["coverage90"],
+                       "negative_baseline_share": 0.0}  # no day's baseline below zero, as above
 
 
 def test_geo_weather_draws_add_up_to_the_decompositions_weather(fitted):

@@ -868,3 +868,13 @@ def diagnostics(fit: MMMFit) -> dict:
     n = int(np.prod(next(iter(fit.samples.values())).shape[:2]))  # chains x draws, every engine
     return {"max_rhat": rhat, "min_ess": ess, "divergences": fit.divergences, "divergent_share": fit.divergences / n,
             "fit_seconds": fit.fit_seconds, "draws": n}
+
+
+def review(fit: MMMFit) -> tuple[dict, dict, pl.DataFrame, pl.DataFrame]:
+    """Everything the model's tables say of ``fit``: (its effects, :func:`effects`; its :func:`diagnostics` with the
+    holdout R², MAPE and 90 % coverage of :func:`holdout_scores` and ``negative_baseline_share``, the share of days
+    whose baseline is below zero; the effects' table, :func:`effects_table`; its daily :func:`decomposition`)."""
+    e, hold, parts = effects(fit), holdout_scores(fit), decomposition(fit)
+    negative = parts.filter((pl.col("component") == "baseline") & (pl.col("revenue") < 0)).height / len(fit.inputs.dates)
+    return e, {**diagnostics(fit), "holdout_r2": hold["r2"], "holdout_mape": hold["mape"],
+               "coverage90": hold["coverage90"], "negative_baseline_share": negative}, effects_table(e), parts
