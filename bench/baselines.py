@@ -4,8 +4,9 @@ Run: ``WEATHER_MMM_WEATHER_SEEDS=../shared/data/weather/open_meteo .venv/bin/pyt
 Prints per tenant: tier, holdout R² of each model, best model's holdout MAPE and the naive's, CV R² std,
 weather importance rank, and the noise ceiling (``quality.noise_ceiling``: the simulation's expected revenue
 scored on the same split for R² and CV R² std, the truth's MAPE-optimal forecast for MAPE) holdout R², MAPE and
-CV R² std: the best any model could do under the simulation's noise. Then, for the extreme and high tenants, how much each of the truth's own daily components (weather,
-baseline, each channel) varies over the holdout, and the four quality checks' outcomes, with the noise ceiling.
+CV R² std: the best any model could do under the simulation's noise. Then, for the extreme and high tenants, how
+much each of the truth's own daily components (weather, baseline, each channel) varies over the holdout, and the
+four quality checks' outcomes, with the noise ceiling.
 """
 
 import datetime as dt
